@@ -1,0 +1,68 @@
+// The one interface every engine implements. Adapters are plain code: no Temporal imports.
+// Activities resolve secrets into ResolvedEndpoints, pass a progress callback that heartbeats,
+// and an AbortSignal that fires when Temporal cancels the activity.
+import type { MigrationSpec } from '../../workflows/spec';
+import type {
+  ChunkResult,
+  FenceState,
+  LoadChunk,
+  PrecheckItem,
+  ProvisionResult,
+  TableMapping,
+  ValidationReport,
+} from '../../workflows/types';
+
+/** An endpoint from the spec with its password resolved: lives only inside an activity. */
+export interface ResolvedEndpoint {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password?: string;
+  sslmode: MigrationSpec['source']['sslmode'];
+}
+
+export interface EngineContext {
+  migrationId: string;
+  spec: MigrationSpec;
+  source: ResolvedEndpoint;
+  target: ResolvedEndpoint;
+  /** Recorded in chunk markers so a reader can tell which worker committed what. */
+  workerId: string;
+  /** Fires when the activity is cancelled (abort) or times out: stop streaming, roll back. */
+  signal?: AbortSignal;
+}
+
+export interface CopyProgress {
+  rows: number;
+  bytes: number;
+}
+
+export interface CleanupOptions {
+  /** Abort: drop everything provisioned on the target. Success: drop only Ferry's state. */
+  aborted: boolean;
+  provision?: ProvisionResult;
+}
+
+export interface MigrationEngine {
+  /** Read-only checks of both sides; never changes anything. */
+  precheck(ctx: EngineContext): Promise<PrecheckItem[]>;
+  /** Idempotent: Ferry's state schema plus the selected tables' pre-data schema on the target. */
+  provision(ctx: EngineContext): Promise<ProvisionResult>;
+  /** Split the tables into chunks, largest first. */
+  planFullLoad(ctx: EngineContext, tables: TableMapping[]): Promise<LoadChunk[]>;
+  /** Copy one chunk; its rows commit with its marker, and a chunk already marked is skipped. */
+  copyChunk(ctx: EngineContext, chunk: LoadChunk, onProgress: (p: CopyProgress) => void): Promise<ChunkResult>;
+  /** Post-data (indexes, constraints, foreign keys) and sequences, once every chunk is in. */
+  finishLoad(ctx: EngineContext, tables: TableMapping[]): Promise<void>;
+  /** Make the source read-only for everyone but Ferry's sessions; returns what to restore. */
+  fenceSource(ctx: EngineContext): Promise<FenceState>;
+  /** Undo fenceSource exactly. Idempotent. */
+  unfenceSource(ctx: EngineContext, state: FenceState): Promise<void>;
+  /** Apply the spec's rename mapping on the target (the load uses source names). Idempotent. */
+  applyRenames(ctx: EngineContext, tables: TableMapping[]): Promise<void>;
+  /** Compare each source table with its target (after renames) at the spec's level. */
+  validate(ctx: EngineContext, tables: TableMapping[]): Promise<ValidationReport>;
+  /** Idempotent; see CleanupOptions. */
+  cleanup(ctx: EngineContext, options: CleanupOptions): Promise<void>;
+}

@@ -1,0 +1,24 @@
+// createActivities(deps): the worker injects engines and the secret resolver; workflows import
+// only the type (proxyActivities<ReturnType<typeof createActivities>>).
+import type { ActivityDeps } from './context';
+import { precheckActivities } from './precheck';
+import { provisionActivities } from './provision';
+import { fullLoadActivities } from './fullLoad';
+import { cutoverActivities } from './cutover';
+import { validateActivities } from './validate';
+import { cleanupActivities } from './cleanup';
+
+export type { ActivityDeps } from './context';
+
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...precheckActivities(deps),
+    ...provisionActivities(deps),
+    ...fullLoadActivities(deps),
+    ...cutoverActivities(deps),
+    ...validateActivities(deps),
+    ...cleanupActivities(deps),
+  };
+}
+
+export type FerryActivities = ReturnType<typeof createActivities>;

@@ -1,0 +1,10 @@
+# Shared by scripts/demo.sh and scripts/test.sh.
+# Installs node_modules when missing or when package-lock.json changed since the last install.
+ensure_node_modules() {
+  local root="$1" stamp="$1/node_modules/.ferry-lock-hash" want
+  want="$(sha256sum "$root/package-lock.json" | cut -d' ' -f1)"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then return; fi
+  echo "[ferry] installing node modules (npm ci)" >&2
+  (cd "$root" && npm ci --no-audit --no-fund --loglevel=error) >&2
+  echo "$want" >"$stamp"
+}

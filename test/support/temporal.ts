@@ -1,0 +1,85 @@
+// A Ferry worker on the real dev server, one per test file, on its own task queue. Activities are
+// the real ones; a test may set `faults` to make one fail or stall (the only injection point).
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createActivities, type FerryActivities } from '../../activities';
+import { createPostgresEngine } from '../../activities/adapters/postgres';
+import { createSecretResolver } from '../../activities/adapters/secrets';
+import { temporalAddress, exportPasswords } from './env';
+
+export type Faults = Partial<{ [K in keyof FerryActivities]: (...args: Parameters<FerryActivities[K]>) => Promise<void> }>;
+
+let bundle: WorkflowBundleWithSourceMap | undefined;
+export async function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= await bundleWorkflowCode({ workflowsPath: path.resolve(__dirname, '../../workflows/index.ts'), logger: quietLogger });
+  return bundle;
+}
+
+const quietLogger = { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} };
+
+export interface TestFerry {
+  env: TestWorkflowEnvironment;
+  taskQueue: string;
+  faults: Faults;
+  stop(): Promise<void>;
+}
+
+export async function startTestFerry(options: { workerId?: string } = {}): Promise<TestFerry> {
+  exportPasswords();
+  const env = await TestWorkflowEnvironment.createFromExistingServer({ address: temporalAddress, namespace: 'default' });
+  const taskQueue = `ferry-test-${randomBytes(4).toString('hex')}`;
+  const faults: Faults = {};
+  const real = createActivities({
+    engines: { 'native-postgres': createPostgresEngine() },
+    secrets: createSecretResolver(),
+    workerId: options.workerId ?? `test-worker-${process.pid}`,
+    heartbeatIntervalMs: 500,
+  });
+  // Each activity first runs its fault (if a test set one), then the real thing.
+  const activities = Object.fromEntries(
+    Object.entries(real).map(([name, fn]) => [
+      name,
+      async (...args: unknown[]) => {
+        const fault = (faults as Record<string, ((...a: unknown[]) => Promise<void>) | undefined>)[name];
+        if (fault) await fault(...args);
+        return (fn as (...a: unknown[]) => Promise<unknown>)(...args);
+      },
+    ]),
+  );
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities,
+  });
+  const running = worker.run();
+  return {
+    env,
+    taskQueue,
+    faults,
+    async stop() {
+      worker.shutdown();
+      await running;
+      await env.teardown();
+    },
+  };
+}
+
+/** Poll `read` until `done` holds (or fail after `timeoutMs` with the last value). */
+export async function waitFor<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 60_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  for (;;) {
+    try {
+      last = await read();
+      if (done(last)) return last;
+    } catch {
+      // not ready yet (e.g. query before the first workflow task)
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)?.slice(0, 2000)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { batchChunks, runBatches } from '../../workflows/fullLoad';
+import type { LoadChunk } from '../../workflows/types';
+
+const chunk = (id: string, bytes: number): LoadChunk => ({
+  id,
+  table: { source: { schema: 's', name: id }, target: { schema: 's', name: id }, columns: [], estimatedBytes: bytes, estimatedRows: 0 },
+});
+
+describe('full-load batching', () => {
+  it('gives big chunks a batch each and groups small ones up to the limits, in order', () => {
+    const chunks = [chunk('big', 100), chunk('a', 10), chunk('b', 10), chunk('c', 10), chunk('d', 10)];
+    const batches = batchChunks(chunks, { maxBytes: 25, maxChunks: 10 });
+    expect(batches.map((b) => b.map((c) => c.id))).toEqual([['big'], ['a', 'b'], ['c', 'd']]);
+  });
+
+  it('keeps 10,000 small tables to a few hundred activities', () => {
+    const chunks = Array.from({ length: 10_000 }, (_, i) => chunk(`t${i}`, 8192));
+    expect(batchChunks(chunks).length).toBe(100);
+  });
+
+  it('runs at most `parallelism` batches at once and stops taking work after a failure', async () => {
+    let running = 0;
+    let peak = 0;
+    const started: string[] = [];
+    const batches = ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => [chunk(id, 1)]);
+    const err = await runBatches(
+      batches,
+      2,
+      async (batch) => {
+        const id = batch[0]!.id;
+        started.push(id);
+        running += 1;
+        peak = Math.max(peak, running);
+        await new Promise((r) => setTimeout(r, 5));
+        running -= 1;
+        if (id === 'b') throw new Error('copy of b failed');
+        return [];
+      },
+      () => undefined,
+    ).catch((e: unknown) => e);
+    expect(peak).toBe(2);
+    expect(String(err)).toContain('copy of b failed');
+    expect(started.length).toBeLessThan(6);
+  });
+});

@@ -1,0 +1,37 @@
+// Builds a Ferry worker: the real engines and secret resolver injected into createActivities.
+// Used by worker/main.ts and by the tests, so both run the same wiring.
+import path from 'node:path';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities, type FerryActivities } from '../activities';
+import { createPostgresEngine } from '../activities/adapters/postgres';
+import { createSecretResolver } from '../activities/adapters/secrets';
+import type { WorkerConfig } from './config';
+
+export interface FerryWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  config: WorkerConfig;
+  /** Tests replace single activities to inject failures; production never sets this. */
+  wrapActivities?: (activities: FerryActivities) => FerryActivities;
+  heartbeatIntervalMs?: number;
+}
+
+export async function createFerryWorker(options: FerryWorkerOptions): Promise<Worker> {
+  const activities = createActivities({
+    engines: { 'native-postgres': createPostgresEngine() },
+    secrets: createSecretResolver(),
+    workerId: options.config.workerId,
+    heartbeatIntervalMs: options.heartbeatIntervalMs,
+  });
+  const workflows = options.config.workflowBundlePath
+    ? { workflowBundle: { codePath: options.config.workflowBundlePath } }
+    : { workflowsPath: path.resolve(__dirname, '../workflows/index.ts') };
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.config.taskQueue,
+    activities: options.wrapActivities ? options.wrapActivities(activities) : activities,
+    maxConcurrentActivityTaskExecutions: options.config.maxConcurrentActivities,
+    ...workflows,
+  });
+}

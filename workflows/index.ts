@@ -1,0 +1,2 @@
+// The worker's workflowsPath: every workflow Ferry registers.
+export { migrationWorkflow } from './migration';

@@ -1,0 +1,269 @@
+// migrationWorkflow: one migration, as the phase machine of the design brief.
+//
+//   precheck -> provision -> cutover gate -> fence -> full_load -> post_load -> cutover -> validate -> cleanup
+//
+// Offline mode puts the gate (approval + window) before the fence, because the fence is where
+// downtime begins. A step that fails after its activity retries leaves the workflow in `failed`
+// (still running, error in `progress`) until a `retry` update re-runs it or `abort` ends it. Abort
+// (signal) and cancellation both run the compensations in a non-cancellable scope.
+import {
+  ActivityCancellationType,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { FerryActivities } from '../activities';
+import {
+  abortSignal,
+  approveCutoverUpdate,
+  approveSignal,
+  progressQuery,
+  retryUpdate,
+  type ApproveCutoverInput,
+} from './messages';
+import { parseSpec, SpecError, type MigrationSpec } from './spec';
+import type {
+  FenceState,
+  LoadChunk,
+  MigrationContext,
+  MigrationInput,
+  MigrationResult,
+  ProvisionResult,
+  Step,
+  ValidationReport,
+} from './types';
+import { closeTimings, enterPhase, initialProgress, planTables, publishDetails, recordChunks } from './progress';
+import { batchChunks, DEFAULT_BATCH_LIMITS, runBatches } from './fullLoad';
+import { msUntilWindowOpens } from './window';
+
+export { progressQuery, approveCutoverUpdate, approveSignal, abortSignal, retryUpdate } from './messages';
+
+function validSpec(input: MigrationInput): MigrationSpec {
+  try {
+    return parseSpec(input.spec);
+  } catch (err) {
+    if (err instanceof SpecError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidSpec', err.issues);
+    throw err;
+  }
+}
+
+function errorMessage(err: unknown): { message: string; type?: string } {
+  // ActivityFailure wraps the ApplicationFailure that carries the adapter's message.
+  let e: unknown = err;
+  while (e instanceof Error && e.cause instanceof Error && e.name === 'ActivityFailure') e = e.cause;
+  if (e instanceof ApplicationFailure) return { message: e.message, type: e.type ?? undefined };
+  return { message: e instanceof Error ? e.message : String(e) };
+}
+
+export async function migrationWorkflow(input: MigrationInput): Promise<MigrationResult> {
+  const spec = validSpec(input);
+  const tuning = input.tuning ?? {};
+  const migrationId = workflowInfo().workflowId;
+  const ctx: MigrationContext = { migrationId, spec };
+  const progress = initialProgress(migrationId, spec);
+
+  const retry = {
+    initialInterval: tuning.initialRetryIntervalMs ?? 1_000,
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: tuning.maximumAttempts,
+  } as const;
+  // Retries of lost connections stop after the spec's window; non-retryable failures stop at once.
+  const options = {
+    startToCloseTimeout: '24 hours',
+    scheduleToCloseTimeout: `${spec.connectionRetry.windowSeconds} seconds`,
+    heartbeatTimeout: `${tuning.heartbeatTimeoutSeconds ?? 60} seconds`,
+    retry,
+    // Abort waits for the running activity to stop (roll back) before compensating.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  } as const;
+  const acts = proxyActivities<FerryActivities>(options);
+
+  // ---- state the handlers touch
+  let abortRequested = false;
+  let abortReason: string | undefined;
+  let retryRequested = false;
+  let provisionStarted = false;
+  let fenceStarted = false;
+  let provisioned: ProvisionResult | undefined;
+  let fence: FenceState | undefined;
+  let fencedAt: number | undefined;
+  let validation: ValidationReport | undefined;
+  const main = new CancellationScope();
+
+  const approvalRejection = (): string | undefined => {
+    if (abortRequested || progress.abortRequested) return 'the migration is being aborted; approval is no longer possible';
+    if (progress.cutover.approved) return `cutover was already approved${progress.cutover.approvedBy ? ` by ${progress.cutover.approvedBy}` : ''}`;
+    if (progress.phase !== 'awaiting_cutover') return `cutover is not awaiting approval yet: the migration is in phase '${progress.phase}'`;
+    return undefined;
+  };
+  const approve = (req: ApproveCutoverInput) => {
+    progress.cutover.approved = true;
+    progress.cutover.approvedBy = req.by ?? 'unknown';
+    log.info('cutover approved', { by: progress.cutover.approvedBy, comment: req.comment });
+    publishDetails(progress);
+  };
+
+  setHandler(progressQuery, () => progress);
+  setHandler(
+    approveCutoverUpdate,
+    (req) => {
+      approve(req ?? {});
+      return progress;
+    },
+    {
+      validator: (_req) => {
+        const why = approvalRejection();
+        if (why) throw new Error(why);
+      },
+    },
+  );
+  setHandler(approveSignal, (req) => {
+    const why = approvalRejection();
+    if (why) log.warn(`approve signal ignored: ${why}`);
+    else approve(req ?? {});
+  });
+  setHandler(abortSignal, (req) => {
+    if (abortRequested) return;
+    abortRequested = true;
+    abortReason = req?.reason;
+    progress.abortRequested = true;
+    main.cancel();
+  });
+  setHandler(
+    retryUpdate,
+    () => {
+      const step = progress.failedStep as Step;
+      retryRequested = true;
+      return { step };
+    },
+    {
+      validator: () => {
+        if (abortRequested) throw new Error('the migration is being aborted; nothing to retry');
+        if (progress.phase !== 'failed' || !progress.failedStep) {
+          throw new Error(`nothing to retry: the migration is in phase '${progress.phase}', not 'failed'`);
+        }
+      },
+    },
+  );
+
+  /** Run one step; on failure wait in `failed` for retry (re-run) or abort (cancels `main`). */
+  async function step<T>(name: Step, run: () => Promise<T>): Promise<T> {
+    for (;;) {
+      enterPhase(progress, name);
+      try {
+        return await run();
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        const { message, type } = errorMessage(err);
+        progress.failedStep = name;
+        progress.lastError = { step: name, message, type, at: new Date().toISOString() };
+        log.warn(`step ${name} failed: ${message}`);
+        enterPhase(progress, 'failed');
+        retryRequested = false;
+        await condition(() => retryRequested);
+        progress.failedStep = undefined;
+      }
+    }
+  }
+
+  async function cutoverGate(): Promise<void> {
+    enterPhase(progress, 'awaiting_cutover');
+    for (;;) {
+      const waitingFor: string[] = [];
+      if (spec.cutover.requireApproval && !progress.cutover.approved) waitingFor.push('approval');
+      const untilWindow = spec.cutover.window ? msUntilWindowOpens(Date.now(), spec.cutover.window) : 0;
+      if (untilWindow > 0) waitingFor.push(`cutover window ${spec.cutover.window?.start}-${spec.cutover.window?.end} ${spec.cutover.window?.timeZone}`);
+      progress.cutover.waitingFor = waitingFor;
+      publishDetails(progress);
+      if (waitingFor.length === 0) return;
+      const approvedBefore = progress.cutover.approved;
+      // Wake on approval, or when the window should open.
+      if (untilWindow > 0) await condition(() => progress.cutover.approved !== approvedBefore, untilWindow);
+      else await condition(() => progress.cutover.approved);
+    }
+  }
+
+  async function fullLoad(tables: ProvisionResult['tables']): Promise<void> {
+    const chunks = await acts.planFullLoad(ctx, tables);
+    planTables(progress, chunks);
+    publishDetails(progress);
+    await runBatches(
+      batchChunks(chunks, { ...DEFAULT_BATCH_LIMITS, maxChunks: tuning.batchMaxChunks ?? DEFAULT_BATCH_LIMITS.maxChunks }),
+      spec.parallelism,
+      (batch: LoadChunk[]) => acts.copyChunks(ctx, batch),
+      (batch, results) => recordChunks(progress, batch, results),
+    );
+  }
+
+  async function compensate(): Promise<void> {
+    enterPhase(progress, 'aborting');
+    if (fence || fenceStarted) {
+      // A fence whose result was lost restores the database default (RESET).
+      await acts.unfenceSource(ctx, fence ?? { previousReadOnly: null, terminatedSessions: 0 });
+    }
+    if (provisioned || provisionStarted) await acts.cleanup(ctx, { aborted: true, provision: provisioned });
+  }
+
+  try {
+    await main.run(async () => {
+      await step('precheck', async () => {
+        const report = await acts.precheck(ctx);
+        progress.precheck = report;
+        if (report.status === 'fail') {
+          const failing = report.items.filter((i) => i.status === 'fail').map((i) => `${i.id}: ${i.message}`);
+          throw ApplicationFailure.nonRetryable(`precheck failed:\n${failing.join('\n')}`, 'PrecheckFailed');
+        }
+      });
+
+      provisionStarted = true;
+      provisioned = await step('provision', () => acts.provision(ctx));
+
+      await cutoverGate();
+
+      if (spec.fence.enabled) {
+        fenceStarted = true;
+        fence = await step('fence', () => acts.fenceSource(ctx));
+        fencedAt = Date.now();
+      }
+
+      const tables = provisioned.tables;
+      await step('full_load', () => fullLoad(tables));
+      await step('post_load', () => acts.finishLoad(ctx, tables));
+      await step('cutover', () => acts.applyRenames(ctx, tables));
+      validation = await step('validate', async () => {
+        const report = await acts.validate(ctx, tables);
+        progress.validation = report;
+        if (report.status === 'mismatch') {
+          const bad = report.tables.filter((t) => t.status === 'mismatch').map((t) => `${t.source} -> ${t.target}`);
+          throw ApplicationFailure.nonRetryable(`validation found differences in ${bad.length} table(s): ${bad.join(', ')}`, 'ValidationMismatch');
+        }
+        return report;
+      });
+      await step('cleanup', () => acts.cleanup(ctx, { aborted: false, provision: provisioned }));
+    });
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    await CancellationScope.nonCancellable(compensate);
+    enterPhase(progress, 'aborted');
+    closeTimings(progress);
+    if (!abortRequested) throw err; // workflow cancellation: end as Cancelled, after compensating
+    log.info('migration aborted', { reason: abortReason });
+    return { migrationId, outcome: 'aborted', progress };
+  }
+
+  enterPhase(progress, 'completed');
+  closeTimings(progress);
+  return {
+    migrationId,
+    outcome: 'completed',
+    progress,
+    validation,
+    downtimeSeconds: fencedAt === undefined ? undefined : (Date.now() - fencedAt) / 1000,
+  };
+}

@@ -1,0 +1,132 @@
+// The migration's visible state: the `progress` query's answer, the search attributes the UI
+// filters on, and the markdown "current details" the Temporal UI shows on the workflow page.
+import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { SEARCH_ATTRIBUTES } from './messages';
+import type { ChunkResult, LoadChunk, MigrationProgress, Phase, TableProgress } from './types';
+import type { MigrationSpec } from './spec';
+
+const phaseKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.phase, SearchAttributeType.KEYWORD);
+const engineKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.engine, SearchAttributeType.KEYWORD);
+const migrationKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.migration, SearchAttributeType.KEYWORD);
+const modeKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.mode, SearchAttributeType.KEYWORD);
+
+export function initialProgress(migrationId: string, spec: MigrationSpec): MigrationProgress {
+  return {
+    migrationId,
+    name: spec.name,
+    engine: spec.engine,
+    mode: spec.mode,
+    phase: 'starting',
+    tables: [],
+    totals: { rows: 0, bytes: 0, estimatedBytes: 0, chunksDone: 0, chunksTotal: 0 },
+    timings: [],
+    cutover: { approved: false, waitingFor: [] },
+    abortRequested: false,
+  };
+}
+
+/** Enter a phase: close the previous timing, open a new one, tell the UI. */
+export function enterPhase(progress: MigrationProgress, phase: Phase): void {
+  const now = new Date().toISOString(); // workflow time: deterministic on replay
+  const last = progress.timings[progress.timings.length - 1];
+  if (last && !last.endedAt) last.endedAt = now;
+  progress.phase = phase;
+  progress.timings.push({ phase, startedAt: now });
+  upsertSearchAttributes([
+    { key: phaseKey, value: phase },
+    { key: engineKey, value: progress.engine },
+    { key: migrationKey, value: progress.name },
+    { key: modeKey, value: progress.mode },
+  ]);
+  publishDetails(progress);
+}
+
+export function closeTimings(progress: MigrationProgress): void {
+  const last = progress.timings[progress.timings.length - 1];
+  if (last && !last.endedAt) last.endedAt = new Date().toISOString();
+}
+
+/** Reset per-table progress from a (re)planned full load. */
+export function planTables(progress: MigrationProgress, chunks: LoadChunk[]): void {
+  const byTable = new Map<string, TableProgress>();
+  for (const chunk of chunks) {
+    const key = `${chunk.table.source.schema}.${chunk.table.source.name}`;
+    let t = byTable.get(key);
+    if (!t) {
+      t = {
+        source: key,
+        target: `${chunk.table.target.schema}.${chunk.table.target.name}`,
+        rows: 0,
+        bytes: 0,
+        estimatedBytes: 0,
+        chunksDone: 0,
+        chunksTotal: 0,
+      };
+      byTable.set(key, t);
+    }
+    t.chunksTotal += 1;
+    t.estimatedBytes += chunk.range ? 0 : chunk.table.estimatedBytes;
+  }
+  progress.tables = [...byTable.values()];
+  recomputeTotals(progress);
+}
+
+export function recordChunks(progress: MigrationProgress, chunks: LoadChunk[], results: ChunkResult[]): void {
+  for (const result of results) {
+    const chunk = chunks.find((c) => c.id === result.chunkId);
+    if (!chunk) continue;
+    const t = progress.tables.find((x) => x.source === `${chunk.table.source.schema}.${chunk.table.source.name}`);
+    if (!t) continue;
+    t.rows += result.rows;
+    t.bytes += result.bytes;
+    t.chunksDone += 1;
+  }
+  recomputeTotals(progress);
+  publishDetails(progress);
+}
+
+function recomputeTotals(progress: MigrationProgress): void {
+  const totals = { rows: 0, bytes: 0, estimatedBytes: 0, chunksDone: 0, chunksTotal: 0 };
+  for (const t of progress.tables) {
+    totals.rows += t.rows;
+    totals.bytes += t.bytes;
+    totals.estimatedBytes += t.estimatedBytes;
+    totals.chunksDone += t.chunksDone;
+    totals.chunksTotal += t.chunksTotal;
+  }
+  progress.totals = totals;
+}
+
+function mb(bytes: number): string {
+  return (bytes / 1024 / 1024).toFixed(1);
+}
+
+/** Markdown for the Temporal UI's "current details": phase, error, precheck, tables, validation. */
+export function renderDetails(p: MigrationProgress): string {
+  const lines: string[] = [`## Ferry migration \`${p.name}\``, '', `**Phase:** ${p.phase}  `, `**Engine:** ${p.engine} (${p.mode})`];
+  if (p.failedStep && p.lastError) {
+    lines.push('', `**Failed at ${p.failedStep}:** ${p.lastError.message}`, '', 'Send the `retry` update to re-run the step, or the `abort` signal to roll back.');
+  }
+  if (p.phase === 'awaiting_cutover') lines.push('', `**Waiting for:** ${p.cutover.waitingFor.join(', ') || 'nothing'}`);
+  if (p.precheck) {
+    lines.push('', '### Precheck', '', '| check | status | message |', '| --- | --- | --- |');
+    for (const i of p.precheck.items) lines.push(`| ${i.id} | ${i.status} | ${i.message.replace(/\|/g, '\\|')} |`);
+  }
+  if (p.tables.length > 0) {
+    const tables = p.tables.length > 50 ? p.tables.slice(0, 50) : p.tables;
+    lines.push('', `### Full load: ${p.totals.rows} rows, ${mb(p.totals.bytes)} MB, ${p.totals.chunksDone}/${p.totals.chunksTotal} chunks`, '');
+    lines.push('| table | target | rows | MB | chunks |', '| --- | --- | ---: | ---: | ---: |');
+    for (const t of tables) lines.push(`| ${t.source} | ${t.target} | ${t.rows} | ${mb(t.bytes)} | ${t.chunksDone}/${t.chunksTotal} |`);
+    if (tables.length < p.tables.length) lines.push(`| ... ${p.tables.length - tables.length} more | | | | |`);
+  }
+  if (p.validation) {
+    lines.push('', `### Validation (${p.validation.level}): ${p.validation.status}`, '', '| source | target | status | rows (src/tgt) |', '| --- | --- | --- | --- |');
+    for (const v of p.validation.tables.slice(0, 50)) lines.push(`| ${v.source} | ${v.target} | ${v.status} | ${v.sourceRows}/${v.targetRows} |`);
+  }
+  return lines.join('\n');
+}
+
+export function publishDetails(progress: MigrationProgress): void {
+  setCurrentDetails(renderDetails(progress));
+}

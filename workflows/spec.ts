@@ -1,0 +1,154 @@
+// The migration spec: what a user writes (YAML or JSON) and what the workflow receives.
+// Validated by the client before any workflow starts, and again by the workflow itself so a
+// start from the Temporal UI or CLI with a bad payload fails with the same named-field errors.
+// Pure zod, no I/O: safe inside the workflow sandbox.
+import { z } from 'zod';
+import { isValidTimeZone } from './window';
+
+/** A secret is named, never carried: only activities resolve it (env var or file on the worker). */
+export const secretRefSchema = z
+  .string()
+  .regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:\S.*)$/, {
+    message:
+      'must be a secret reference, env:NAME or file:PATH (plaintext passwords are refused so they never enter workflow history)',
+  });
+
+export const endpointSchema = z
+  .object({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(5432),
+    database: z.string().min(1),
+    user: z.string().min(1),
+    password: secretRefSchema.optional(),
+    sslmode: z.enum(['disable', 'prefer', 'require', 'verify-ca', 'verify-full']).default('prefer'),
+  })
+  .strict();
+
+/** `schema.table` glob: `*` any run of characters, `?` one character. */
+const tablePattern = z
+  .string()
+  .regex(/^[^.]+\.[^.]+$/, { message: 'must look like schema.table (globs * and ? allowed), e.g. public.* or sales.order?' });
+
+const windowTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { message: 'must be HH:MM (24h)' });
+
+export const cutoverSchema = z
+  .object({
+    /** Wait for a person's approval (Update `approveCutover` or Signal `approve`) before cutting over. */
+    requireApproval: z.boolean().default(true),
+    /** Cut over only inside this daily window, in the given IANA time zone. */
+    window: z
+      .object({
+        start: windowTime,
+        end: windowTime,
+        timeZone: z.string().min(1).refine(isValidTimeZone, { message: 'is not a known IANA time zone (e.g. Europe/Berlin)' }).default('UTC'),
+      })
+      .strict()
+      .optional(),
+    /** Online mode: cut over only when replication lag is at or under this many seconds. */
+    maxLagSeconds: z.number().positive().default(5),
+  })
+  .strict();
+
+export const migrationSpecSchema = z
+  .object({
+    /** Lower-case name, used in the workflow id (`ferry-<name>`) and shown in the UI. */
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be 1-63 characters of a-z, 0-9 and -, starting with a letter or digit' }),
+    engine: z.enum(['native-postgres']).default('native-postgres'),
+    mode: z.enum(['offline']).default('offline'),
+    source: endpointSchema,
+    target: endpointSchema,
+    tables: z
+      .object({
+        include: z.array(tablePattern).min(1).default(['*.*']),
+        exclude: z.array(tablePattern).default([]),
+      })
+      .strict()
+      .default({ include: ['*.*'], exclude: [] }),
+    rename: z
+      .object({
+        /** source schema -> target schema */
+        schemas: z.record(z.string().min(1), z.string().min(1)).default({}),
+        /** `schema.table` (source) -> new table name (in the mapped schema) */
+        tables: z.record(tablePattern, z.string().min(1).regex(/^[^.]+$/, { message: 'is a table name without a schema' })).default({}),
+        /** `schema.table.column` (source) -> new column name */
+        columns: z
+          .record(
+            z.string().regex(/^[^.]+\.[^.]+\.[^.]+$/, { message: 'must look like schema.table.column' }),
+            z.string().min(1),
+          )
+          .default({}),
+      })
+      .strict()
+      .default({ schemas: {}, tables: {}, columns: {} }),
+    /** Concurrent copy streams during the full load. */
+    parallelism: z.number().int().min(1).max(64).default(4),
+    cutover: cutoverSchema.default({ requireApproval: true, maxLagSeconds: 5 }),
+    fence: z
+      .object({
+        /** Offline mode makes the source read-only before the copy and until cleanup. */
+        enabled: z.boolean().default(true),
+        /** End sessions that were open before the fence, so none keeps writing. */
+        terminateSessions: z.boolean().default(true),
+      })
+      .strict()
+      .default({ enabled: true, terminateSessions: true }),
+    validation: z
+      .object({ level: z.enum(['none', 'counts', 'checksums']).default('checksums') })
+      .strict()
+      .default({ level: 'checksums' }),
+    /** How long a step keeps retrying lost connections before it fails (DTS defaults to 12 hours). */
+    connectionRetry: z
+      .object({ windowSeconds: z.number().int().min(1).max(7 * 24 * 3600).default(12 * 3600) })
+      .strict()
+      .default({ windowSeconds: 12 * 3600 }),
+    cleanup: z
+      .object({
+        /** Keep Ferry's state schema on the target after success (an audit trail of chunks). */
+        keepState: z.boolean().default(false),
+      })
+      .strict()
+      .default({ keepState: false }),
+  })
+  .strict();
+
+export type MigrationSpec = z.infer<typeof migrationSpecSchema>;
+export type MigrationSpecInput = z.input<typeof migrationSpecSchema>;
+export type Endpoint = z.infer<typeof endpointSchema>;
+
+export interface SpecIssue {
+  /** Dotted field path, e.g. `source.port` or `rename.tables.public.users`. */
+  path: string;
+  message: string;
+}
+
+export class SpecError extends Error {
+  constructor(readonly issues: SpecIssue[]) {
+    super(`invalid migration spec:\n${issues.map((i) => `  - ${i.path || '(root)'}: ${i.message}`).join('\n')}`);
+    this.name = 'SpecError';
+  }
+}
+
+function issuePath(path: readonly PropertyKey[]): string {
+  return path.map((p) => String(p)).join('.');
+}
+
+/** Parse and default a spec, or throw a SpecError whose lines name each bad field. */
+export function parseSpec(input: unknown): MigrationSpec {
+  const result = migrationSpecSchema.safeParse(input);
+  if (result.success) return result.data;
+  throw new SpecError(
+    result.error.issues.map((issue) => {
+      // Unknown keys: name the key itself, which is what the user mistyped.
+      if (issue.code === 'unrecognized_keys') {
+        const base = issuePath(issue.path);
+        return {
+          path: issue.keys.map((k) => (base ? `${base}.${k}` : k)).join(', '),
+          message: 'is not a known field',
+        };
+      }
+      return { path: issuePath(issue.path), message: issue.message };
+    }),
+  );
+}

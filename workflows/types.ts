@@ -1,0 +1,174 @@
+// Types shared by the workflow, the activities and the client. Pure types: no runtime code,
+// so every side can import them without pulling anything into the workflow sandbox.
+import type { MigrationSpec } from './spec';
+
+export type Phase =
+  | 'starting'
+  | 'precheck'
+  | 'provision'
+  | 'fence'
+  | 'full_load'
+  | 'post_load'
+  | 'awaiting_cutover'
+  | 'cutover'
+  | 'validate'
+  | 'cleanup'
+  | 'completed'
+  | 'failed'
+  | 'aborting'
+  | 'aborted';
+
+/** The steps a failure can stop at, and `retry` re-runs. */
+export type Step = Exclude<Phase, 'starting' | 'awaiting_cutover' | 'completed' | 'failed' | 'aborting' | 'aborted'>;
+
+/** A table as Ferry moves it: its source identity and where it lands on the target. */
+export interface TableRef {
+  schema: string;
+  name: string;
+}
+
+export interface TableMapping {
+  source: TableRef;
+  target: TableRef;
+  /** Columns copied, in source order: source name -> target name. Generated columns are left out. */
+  columns: { source: string; target: string }[];
+  /** Estimated size on the source (pg_table_size), for ordering and progress. */
+  estimatedBytes: number;
+  estimatedRows: number;
+}
+
+/** One unit of full-load work: a table, or a key range of one. */
+export interface LoadChunk {
+  /** Stable id, unique within the migration: the marker key on the target. */
+  id: string;
+  table: TableMapping;
+  /** A key range `[lo, hi)` on one column; absent = the whole table. */
+  range?: { column: string; lo: string | null; hi: string | null };
+}
+
+export interface ChunkResult {
+  chunkId: string;
+  rows: number;
+  bytes: number;
+  /** True when the marker showed the chunk already committed by an earlier attempt. */
+  skipped: boolean;
+}
+
+export type CheckStatus = 'pass' | 'warning' | 'fail';
+
+export interface PrecheckItem {
+  id: string;
+  status: CheckStatus;
+  message: string;
+  remedy?: string;
+}
+
+export interface PrecheckReport {
+  items: PrecheckItem[];
+  /** fail if any item fails; warning if any unacknowledged warning; else pass. */
+  status: CheckStatus;
+}
+
+export interface ProvisionResult {
+  tables: TableMapping[];
+  /** Schemas Ferry created on the target (dropped on abort). */
+  createdSchemas: string[];
+}
+
+export interface FenceState {
+  /** The database-level default_transaction_read_only before Ferry fenced, restored on unfence. */
+  previousReadOnly: string | null;
+  terminatedSessions: number;
+}
+
+export type TableValidationStatus = 'match' | 'mismatch' | 'skipped';
+
+export interface TableValidation {
+  source: string;
+  target: string;
+  status: TableValidationStatus;
+  sourceRows: number;
+  targetRows: number;
+  sourceChecksum?: string;
+  targetChecksum?: string;
+  reason?: string;
+}
+
+export interface ValidationReport {
+  level: MigrationSpec['validation']['level'];
+  status: 'match' | 'mismatch' | 'skipped';
+  tables: TableValidation[];
+}
+
+export interface TableProgress {
+  source: string;
+  target: string;
+  rows: number;
+  bytes: number;
+  estimatedBytes: number;
+  chunksDone: number;
+  chunksTotal: number;
+}
+
+export interface StepError {
+  step: Step;
+  message: string;
+  type?: string;
+  at: string;
+}
+
+export interface PhaseTiming {
+  phase: Phase;
+  startedAt: string;
+  endedAt?: string;
+}
+
+export interface MigrationProgress {
+  migrationId: string;
+  name: string;
+  engine: MigrationSpec['engine'];
+  mode: MigrationSpec['mode'];
+  phase: Phase;
+  /** The step that failed, while the workflow waits in `failed` for retry or abort. */
+  failedStep?: Step;
+  lastError?: StepError;
+  precheck?: PrecheckReport;
+  tables: TableProgress[];
+  totals: { rows: number; bytes: number; estimatedBytes: number; chunksDone: number; chunksTotal: number };
+  timings: PhaseTiming[];
+  cutover: { approved: boolean; approvedBy?: string; waitingFor: string[] };
+  validation?: ValidationReport;
+  abortRequested: boolean;
+}
+
+export type MigrationOutcome = 'completed' | 'aborted';
+
+export interface MigrationResult {
+  migrationId: string;
+  outcome: MigrationOutcome;
+  progress: MigrationProgress;
+  validation?: ValidationReport;
+  /** Seconds the source was fenced (read-only) before the target was opened. */
+  downtimeSeconds?: number;
+}
+
+/** Knobs that tests shorten; production uses the defaults. */
+export interface MigrationTuning {
+  /** Activity attempts before a step is declared failed (default: unlimited within connectionRetry.windowSeconds). */
+  maximumAttempts?: number;
+  initialRetryIntervalMs?: number;
+  heartbeatTimeoutSeconds?: number;
+  /** At most this many chunks per copy activity (default 100; small tables are batched). */
+  batchMaxChunks?: number;
+}
+
+export interface MigrationInput {
+  spec: MigrationSpec;
+  tuning?: MigrationTuning;
+}
+
+/** What each activity needs to find its databases: never a secret, only references. */
+export interface MigrationContext {
+  migrationId: string;
+  spec: MigrationSpec;
+}
