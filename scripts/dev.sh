@@ -2,7 +2,9 @@
 # Ferry's local development environment: Temporal dev server (UI on 8233) and two PostgreSQL
 # clusters (source and target, wal_level=logical), all under .ferry/ in the repository.
 #
-#   scripts/dev.sh up [temporal|pg]...   install what is missing, start what is stopped (idempotent)
+#   scripts/dev.sh up [temporal|pg|COMPONENT]...
+#                                        install what is missing, start what is stopped (idempotent);
+#                                        no argument: everything. COMPONENT = scripts/components/NAME.sh
 #   scripts/dev.sh down                  stop exactly what `up` started, by pid
 #   scripts/dev.sh status                what runs, where
 #   scripts/dev.sh env                   export lines for the worker and the CLI (eval "$(scripts/dev.sh env)")
@@ -21,6 +23,11 @@ RUN="$STATE/run"
 LOGS="$STATE/logs"
 SECRETS="$STATE/secrets"
 mkdir -p "$RUN" "$LOGS" "$SECRETS" "$CACHE/bin"
+# Component scripts (scripts/components/NAME.sh up|down|status|env) see the same folders.
+export FERRY_STATE_DIR="$STATE" FERRY_CACHE="$CACHE" FERRY_RUN="$RUN" FERRY_LOGS="$LOGS"
+COMPONENTS=()
+for f in "$ROOT"/scripts/components/*.sh; do [[ -e "$f" ]] && COMPONENTS+=("$(basename "$f" .sh)"); done
+component() { bash "$ROOT/scripts/components/$1.sh" "$2"; }
 
 log() { printf '[ferry dev] %s\n' "$*" >&2; }
 die() { printf '[ferry dev] error: %s\n' "$*" >&2; exit 1; }
@@ -31,13 +38,15 @@ alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 temporal_bin() {
   if command -v temporal >/dev/null 2>&1; then command -v temporal; return; fi
   local cached="$CACHE/bin/temporal"
-  if [[ -x "$cached" ]] && "$cached" --version 2>/dev/null | grep -q "${TEMPORAL_CLI_VERSION#v}"; then
+  # `go install` builds report version 0.0.0-DEV: a stamp file records which tag was built.
+  if [[ -x "$cached" && "$(cat "$cached.version" 2>/dev/null)" == "$TEMPORAL_CLI_VERSION" ]]; then
     echo "$cached"; return
   fi
   command -v go >/dev/null 2>&1 || die "no temporal on PATH and no Go toolchain to build it"
   log "building temporal CLI $TEMPORAL_CLI_VERSION (once; cached in $CACHE/bin)"
   GOBIN="$CACHE/bin" GOFLAGS=-mod=mod go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION" \
     >"$LOGS/temporal-build.log" 2>&1 || { cat "$LOGS/temporal-build.log" >&2; die "temporal CLI build failed"; }
+  echo "$TEMPORAL_CLI_VERSION" >"$cached.version"
   echo "$cached"
 }
 
@@ -162,12 +171,13 @@ worker_restart() {
 # ---------------------------------------------------------------- commands
 cmd_up() {
   local parts=("$@")
-  [[ ${#parts[@]} -gt 0 ]] || parts=(temporal pg)
+  [[ ${#parts[@]} -gt 0 ]] || parts=(temporal pg "${COMPONENTS[@]}")
   for p in "${parts[@]}"; do
     case "$p" in
       temporal) temporal_up ;;
       pg) pg_up ;;
-      *) die "unknown component '$p' (temporal, pg)" ;;
+      *) [[ -f "$ROOT/scripts/components/$p.sh" ]] || die "unknown component '$p'"
+         component "$p" up ;;
     esac
   done
   cmd_status
@@ -175,6 +185,8 @@ cmd_up() {
 
 cmd_down() {
   worker_stop
+  local c
+  for c in "${COMPONENTS[@]}"; do component "$c" down || true; done
   local bindir="/usr/lib/postgresql/$POSTGRES_MAJOR/bin" name
   for name in source target; do
     if [[ -f "$STATE/pg/$name/postmaster.pid" ]] && alive "$RUN/pg-$name.pid"; then
@@ -196,6 +208,8 @@ cmd_status() {
   for s in temporal pg-source pg-target worker; do
     if alive "$RUN/$s.pid"; then printf '%-10s running (pid %s)\n' "$s" "$(cat "$RUN/$s.pid")"; else printf '%-10s stopped\n' "$s"; fi
   done
+  local c
+  for c in "${COMPONENTS[@]}"; do component "$c" status || true; done
   printf 'temporal   127.0.0.1:%s  UI http://localhost:%s\n' "$FERRY_TEMPORAL_PORT" "$FERRY_TEMPORAL_UI_PORT"
   printf 'source     postgresql://postgres@127.0.0.1:%s\n' "$FERRY_SOURCE_PORT"
   printf 'target     postgresql://postgres@127.0.0.1:%s\n' "$FERRY_TARGET_PORT"
@@ -210,6 +224,8 @@ export FERRY_SOURCE_PASSWORD="\$(cat '$SECRETS/source-password')"
 export FERRY_TARGET_PASSWORD="\$(cat '$SECRETS/target-password')"
 export PATH="$(dirname "$(temporal_bin)"):/usr/lib/postgresql/$POSTGRES_MAJOR/bin:\$PATH"
 EOF
+  local c
+  for c in "${COMPONENTS[@]}"; do component "$c" env; done
 }
 
 case "${1:-}" in
