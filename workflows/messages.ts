@@ -31,6 +31,15 @@ export const approveSignal = defineSignal<[ApproveCutoverInput]>('approve');
 /** Abort at any phase: compensations run (source unfenced, target objects dropped), then the workflow ends. */
 export const abortSignal = defineSignal<[AbortInput]>('abort');
 
+export interface AcknowledgeWarningsInput {
+  /** Item ids or prefixes ending in `*`; omitted = every current warning. */
+  ids?: string[];
+  by?: string;
+}
+
+/** Accept precheck warnings so the migration goes on; rejected unless it waits in `awaiting_acknowledgement`. */
+export const acknowledgeWarningsUpdate = defineUpdate<MigrationProgress, [AcknowledgeWarningsInput]>('acknowledgeWarnings');
+
 /** Re-run the step that failed; rejected unless the migration waits in `failed`. */
 export const retryUpdate = defineUpdate<RetryResult, []>('retry');
 

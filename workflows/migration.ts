@@ -20,6 +20,7 @@ import {
 import type { FerryActivities } from '../activities';
 import {
   abortSignal,
+  acknowledgeWarningsUpdate,
   approveCutoverUpdate,
   approveSignal,
   progressQuery,
@@ -41,7 +42,9 @@ import { closeTimings, enterPhase, initialProgress, planTables, publishDetails, 
 import { batchChunks, DEFAULT_BATCH_LIMITS, runBatches } from './fullLoad';
 import { msUntilWindowOpens } from './window';
 
-export { progressQuery, approveCutoverUpdate, approveSignal, abortSignal, retryUpdate } from './messages';
+import { acknowledgeWarnings, matchesAck } from './precheck';
+
+export { progressQuery, approveCutoverUpdate, approveSignal, abortSignal, retryUpdate, acknowledgeWarningsUpdate } from './messages';
 
 function validSpec(input: MigrationInput): MigrationSpec {
   try {
@@ -88,6 +91,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   let abortRequested = false;
   let abortReason: string | undefined;
   let retryRequested = false;
+  const acknowledged: string[] = [...spec.precheck.acknowledge];
   let provisionStarted = false;
   let fenceStarted = false;
   let provisioned: ProvisionResult | undefined;
@@ -148,6 +152,28 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
         if (progress.phase !== 'failed' || !progress.failedStep) {
           throw new Error(`nothing to retry: the migration is in phase '${progress.phase}', not 'failed'`);
         }
+      },
+    },
+  );
+
+  setHandler(
+    acknowledgeWarningsUpdate,
+    (req) => {
+      const ids = req?.ids ?? ['*'];
+      acknowledged.push(...ids);
+      log.info('precheck warnings acknowledged', { ids, by: req?.by });
+      if (progress.precheck) progress.precheck = acknowledgeWarnings(progress.precheck.items, acknowledged);
+      publishDetails(progress);
+      return progress;
+    },
+    {
+      validator: (req) => {
+        if (progress.phase !== 'awaiting_acknowledgement' || !progress.precheck) {
+          throw new Error(`no precheck warnings are waiting: the migration is in phase '${progress.phase}'`);
+        }
+        const warnings = progress.precheck.items.filter((i) => i.status === 'warning').map((i) => i.id);
+        const unknown = (req?.ids ?? []).filter((pattern: string) => !warnings.some((id) => matchesAck(id, pattern)));
+        if (unknown.length > 0) throw new Error(`no precheck warning matches ${unknown.join(', ')}; warnings are: ${warnings.join(', ')}`);
       },
     },
   );
@@ -213,11 +239,20 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   try {
     await main.run(async () => {
       await step('precheck', async () => {
-        const report = await acts.precheck(ctx);
-        progress.precheck = report;
-        if (report.status === 'fail') {
-          const failing = report.items.filter((i) => i.status === 'fail').map((i) => `${i.id}: ${i.message}`);
-          throw ApplicationFailure.nonRetryable(`precheck failed:\n${failing.join('\n')}`, 'PrecheckFailed');
+        // Unacknowledged warnings hold the migration until someone accepts them; then the
+        // precheck runs again, since the databases may have changed while it waited.
+        for (;;) {
+          const report = acknowledgeWarnings((await acts.precheck(ctx)).items, acknowledged);
+          progress.precheck = report;
+          if (report.status === 'fail') {
+            const failing = report.items.filter((i) => i.status === 'fail').map((i) => `${i.id}: ${i.message}`);
+            throw ApplicationFailure.nonRetryable(`precheck failed:\n${failing.join('\n')}`, 'PrecheckFailed');
+          }
+          if (report.status === 'pass') return;
+          enterPhase(progress, 'awaiting_acknowledgement');
+          const before = acknowledged.length;
+          await condition(() => acknowledged.length > before);
+          enterPhase(progress, 'precheck');
         }
       });
 

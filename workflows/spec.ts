@@ -103,6 +103,13 @@ export const migrationSpecSchema = z
       .object({ windowSeconds: z.number().int().min(1).max(7 * 24 * 3600).default(12 * 3600) })
       .strict()
       .default({ windowSeconds: 12 * 3600 }),
+    precheck: z
+      .object({
+        /** Precheck warnings accepted up front: item ids, or prefixes ending in `*` (e.g. `no-key:*`). */
+        acknowledge: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .default({ acknowledge: [] }),
     cleanup: z
       .object({
         /** Keep Ferry's state schema on the target after success (an audit trail of chunks). */

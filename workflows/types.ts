@@ -5,6 +5,7 @@ import type { MigrationSpec } from './spec';
 export type Phase =
   | 'starting'
   | 'precheck'
+  | 'awaiting_acknowledgement'
   | 'provision'
   | 'fence'
   | 'full_load'
@@ -19,7 +20,7 @@ export type Phase =
   | 'aborted';
 
 /** The steps a failure can stop at, and `retry` re-runs. */
-export type Step = Exclude<Phase, 'starting' | 'awaiting_cutover' | 'completed' | 'failed' | 'aborting' | 'aborted'>;
+export type Step = Exclude<Phase, 'starting' | 'awaiting_acknowledgement' | 'awaiting_cutover' | 'completed' | 'failed' | 'aborting' | 'aborted'>;
 
 /** A table as Ferry moves it: its source identity and where it lands on the target. */
 export interface TableRef {
@@ -57,15 +58,18 @@ export interface ChunkResult {
 export type CheckStatus = 'pass' | 'warning' | 'fail';
 
 export interface PrecheckItem {
+  /** Stable id, `check` or `check:object` (e.g. `no-key:public.notes`): what a warning is acknowledged by. */
   id: string;
   status: CheckStatus;
   message: string;
   remedy?: string;
+  /** A warning someone accepted (spec `precheck.acknowledge` or the acknowledgeWarnings update). */
+  acknowledged?: boolean;
 }
 
 export interface PrecheckReport {
   items: PrecheckItem[];
-  /** fail if any item fails; warning if any unacknowledged warning; else pass. */
+  /** fail if any item fails; warning if any warning is not acknowledged; else pass. */
   status: CheckStatus;
 }
 
