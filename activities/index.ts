@@ -7,6 +7,7 @@ import { fullLoadActivities } from './fullLoad';
 import { cutoverActivities } from './cutover';
 import { validateActivities } from './validate';
 import { cleanupActivities } from './cleanup';
+import { createPitrActivities } from './pitr';
 
 export type { ActivityDeps } from './context';
 
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     ...cutoverActivities(deps),
     ...validateActivities(deps),
     ...cleanupActivities(deps),
+    ...createPitrActivities({ secrets: deps.secrets, heartbeatIntervalMs: deps.heartbeatIntervalMs }),
   };
 }
 

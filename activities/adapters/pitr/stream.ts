@@ -1,0 +1,176 @@
+// Continuous WAL shipping: pg_receivewal streams WAL over a replication connection into a local
+// spool, holding a physical replication slot so the server keeps what is not yet received; this
+// loop uploads each completed segment, and every upload interval the current `.partial` segment,
+// to GCS. After each partial upload it records `archivedThrough` (status.json): a server time
+// before which every commit is in the archive (see docs/pitr.md for why that holds).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { GcsStore } from '../gcs';
+import type { StreamSliceResult } from '../../../workflows/pitrTypes';
+import { lsnValue } from '../../../workflows/pitrTypes';
+import { ConnectionFailed } from '../errors';
+import { checkArchivingPossible } from './basebackup';
+import { ISO_UTC, LAYOUT, PG_BIN, SEGMENT_RE, pgEnv, withClient, type ArchiveStatus, type PgConn } from './common';
+
+export interface StreamOptions {
+  conn: PgConn;
+  store: GcsStore;
+  /** Local spool, kept between slices (pg_receivewal resumes from it). */
+  spoolDir: string;
+  slot: string;
+  durationMs: number;
+  uploadIntervalMs: number;
+  heartbeatCommits: boolean;
+  signal?: AbortSignal;
+  onProgress?: (r: StreamSliceResult) => void;
+}
+
+/** Create the physical slot (reserving WAL now) unless it exists. */
+export async function ensureSlot(conn: PgConn, slot: string): Promise<{ created: boolean; walSegmentSize: number; timeline: number }> {
+  const settings = await checkArchivingPossible(conn);
+  return withClient(conn, async (c) => {
+    const { rows } = await c.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [slot]);
+    if (rows.length > 0) return { created: false, ...settings };
+    await c.query(`SELECT pg_create_physical_replication_slot($1, true)`, [slot]);
+    return { created: true, ...settings };
+  });
+}
+
+export async function dropSlot(conn: PgConn, slot: string): Promise<void> {
+  await withClient(conn, async (c) => {
+    await c.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, [slot]);
+  });
+}
+
+const appName = (slot: string) => `ferry_${slot}`.slice(0, 63);
+
+/** Seed an empty spool from the archive's newest WAL so a slice on a new worker resumes where the last one stopped. */
+async function seedSpool(store: GcsStore, spool: string): Promise<void> {
+  const names = (await readdir(spool)).filter((f) => SEGMENT_RE.test(f.replace(/\.partial$/, '')));
+  if (names.length > 0) return;
+  const objects = (await store.list(LAYOUT.walPrefix)).map((o) => o.name.slice(LAYOUT.walPrefix.length)).sort();
+  const newest = objects[objects.length - 1];
+  if (!newest) return;
+  await store.downloadFile(LAYOUT.walPrefix + newest, path.join(spool, newest));
+}
+
+export async function streamWal(options: StreamOptions): Promise<StreamSliceResult> {
+  const { conn, store, spoolDir, slot } = options;
+  await mkdir(spoolDir, { recursive: true });
+  const { walSegmentSize } = await ensureSlot(conn, slot);
+  await seedSpool(store, spoolDir);
+  const result: StreamSliceResult = { bytesUploaded: 0, objectsUploaded: 0 };
+  const uploaded = new Map<string, number>(); // file -> mtimeMs at upload
+  let lastPartialLsn: bigint | undefined;
+
+  let exited: { code: number | null; stderr: string } | undefined;
+  let stderr = '';
+  const child: ChildProcess = spawn(
+    path.join(PG_BIN, 'pg_receivewal'),
+    ['-d', `host=${conn.host} port=${conn.port} user=${conn.user} application_name=${appName(slot)}`, '-D', spoolDir,
+      '--slot', slot, '--synchronous', '--no-loop', '--no-password', '-s', '1'],
+    { env: pgEnv(conn), stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
+  const done = new Promise<void>((resolve) =>
+    child.on('close', (code) => {
+      exited = { code, stderr };
+      resolve();
+    }),
+  );
+
+  async function uploadCompleted(): Promise<void> {
+    const files = (await readdir(spoolDir)).filter((f) => SEGMENT_RE.test(f)).sort();
+    for (const f of files) {
+      if (uploaded.has(f)) continue;
+      const stored = await store.uploadFile(path.join(spoolDir, f), LAYOUT.wal(f), { 'ferry-wal': 'segment' });
+      await store.delete(LAYOUT.walPartial(f));
+      uploaded.set(f, 0);
+      result.bytesUploaded += stored.size;
+      result.objectsUploaded += 1;
+      result.lastObject = LAYOUT.wal(f);
+    }
+    // Keep the newest completed segment: pg_receivewal resumes after the newest file it finds.
+    for (const f of files.slice(0, -1)) await rm(path.join(spoolDir, f), { force: true });
+  }
+
+  /** One archive point: a server time, then (after a heartbeat commit) the LSN every earlier commit lies below. */
+  async function samplePoint(): Promise<{ time: string; lsn: string } | undefined> {
+    return withClient(conn, async (c) => {
+      const t = (await c.query<{ t: string }>(`SELECT ${ISO_UTC('clock_timestamp()')} AS t`)).rows[0]!.t;
+      if (options.heartbeatCommits) await c.query(`SELECT pg_current_xact_id()`);
+      const l = (await c.query<{ l: string }>(`SELECT pg_current_wal_insert_lsn()::text AS l`)).rows[0]!.l;
+      return { time: t, lsn: l };
+    });
+  }
+
+  async function receivedLsn(): Promise<bigint | undefined> {
+    return withClient(conn, async (c) => {
+      const { rows } = await c.query<{ l: string | null }>(`SELECT flush_lsn::text AS l FROM pg_stat_replication WHERE application_name = $1`, [appName(slot)]);
+      return rows[0]?.l ? lsnValue(rows[0].l) : undefined;
+    });
+  }
+
+  async function cycle(): Promise<void> {
+    const point = await samplePoint();
+    if (!point) return;
+    const want = lsnValue(point.lsn);
+    const deadline = Date.now() + Math.max(5_000, options.uploadIntervalMs);
+    for (;;) {
+      const got = await receivedLsn();
+      if (got !== undefined && got >= want) break;
+      if (exited || Date.now() > deadline || options.signal?.aborted) return; // try again next cycle
+      await sleep(50);
+    }
+    await uploadCompleted();
+    const partial = (await readdir(spoolDir)).find((f) => f.endsWith('.partial'));
+    if (partial && (lastPartialLsn === undefined || want > lastPartialLsn)) {
+      const seg = partial.replace(/\.partial$/, '');
+      // pg_receivewal keeps appending: upload a snapshot, so checksum and content agree.
+      const snapshot = path.join(spoolDir, `.upload-${seg}`);
+      await copyFile(path.join(spoolDir, partial), snapshot);
+      const stored = await store
+        .uploadFile(snapshot, LAYOUT.walPartial(seg), { 'ferry-wal': 'partial', 'ferry-lsn': point.lsn })
+        .finally(() => rm(snapshot, { force: true }));
+      result.bytesUploaded += stored.size;
+      result.objectsUploaded += 1;
+      result.lastObject = LAYOUT.walPartial(seg);
+      lastPartialLsn = want;
+      result.timeline = parseInt(seg.slice(0, 8), 16);
+    }
+    result.archivedThrough = { time: point.time, lsn: point.lsn, lastObject: result.lastObject };
+    const status: ArchiveStatus = {
+      archivedThrough: result.archivedThrough,
+      timeline: result.timeline ?? 1,
+      walSegmentSize,
+      updatedAt: new Date().toISOString(),
+    };
+    await store.writeJson(LAYOUT.status, status);
+    options.onProgress?.({ ...result });
+  }
+
+  const end = Date.now() + options.durationMs;
+  try {
+    while (Date.now() < end && !options.signal?.aborted) {
+      if (exited) {
+        throw new ConnectionFailed(`pg_receivewal for ${conn.host}:${conn.port} stopped (exit ${exited.code}): ${exited.stderr.trim().split('\n').slice(-5).join(' | ')}`);
+      }
+      const started = Date.now();
+      await cycle();
+      const wait = options.uploadIntervalMs - (Date.now() - started);
+      if (wait > 0) await Promise.race([sleep(Math.min(wait, Math.max(0, end - Date.now()))), done]);
+    }
+    if (!exited && !options.signal?.aborted) await cycle(); // a final point as the slice ends
+  } finally {
+    if (!exited) {
+      child.kill('SIGINT'); // pg_receivewal flushes and exits on SIGINT
+      await Promise.race([done, sleep(10_000)]);
+      if (!exited) child.kill('SIGKILL');
+    }
+  }
+  // Completed segments the last moments produced are uploaded now, not next slice.
+  await uploadCompleted().catch(() => undefined);
+  return result;
+}
