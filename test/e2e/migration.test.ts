@@ -6,6 +6,7 @@ import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/clie
 import { createDatabasePair, devSpec, sql } from '../support/env';
 import { loadDemoData } from '../support/dataset';
 import { tableChecksums } from '../support/checksums';
+import { historyText } from '../support/history';
 import { startTestFerry, waitFor, type TestFerry } from '../support/temporal';
 import { parseSpec } from '../../workflows/spec';
 import type { MigrationInput, MigrationProgress, MigrationResult } from '../../workflows/types';
@@ -88,7 +89,7 @@ describe('offline PostgreSQL -> PostgreSQL migration', () => {
     expect(result.outcome).toBe('completed');
     expect(result.validation?.status).toBe('match');
     expect(result.progress.timings.map((t) => t.phase)).toEqual([
-      'starting', 'precheck', 'provision', 'awaiting_cutover', 'fence', 'full_load', 'post_load', 'cutover', 'validate', 'cleanup', 'completed',
+      'precheck', 'provision', 'awaiting_cutover', 'fence', 'full_load', 'post_load', 'cutover', 'validate', 'cleanup', 'completed',
     ]);
     expect(result.progress.cutover.approvedBy).toBe('dba@example.com');
     expect(result.downtimeSeconds).toBeGreaterThan(0);
@@ -124,7 +125,7 @@ describe('offline PostgreSQL -> PostgreSQL migration', () => {
     expect(listed).toEqual([handle.workflowId]);
 
     // No password in the history, anywhere.
-    const history = JSON.stringify(await handle.fetchHistory());
+    const history = historyText(await handle.fetchHistory());
     expect(history).toContain('env:FERRY_SOURCE_PASSWORD');
     expect(history).not.toContain(process.env.FERRY_SOURCE_PASSWORD);
     expect(history).not.toContain(process.env.FERRY_TARGET_PASSWORD);

@@ -1,0 +1,172 @@
+// Connections to the source and target: TLS from the spec's sslmode, fixed session settings so
+// text output is identical on both sides, and errors classified into what a user can act on.
+import pg from 'pg';
+import type { ConnectionOptions } from 'node:tls';
+import type { ResolvedEndpoint } from '../engine';
+import { AuthenticationFailed, ConnectionFailed, FerryError } from '../errors';
+
+export const APPLICATION_NAME = 'ferry';
+
+/** Session settings every Ferry connection runs with (also given to pg_dump/pg_restore via PGOPTIONS where safe). */
+export const SESSION_SETTINGS: Readonly<Record<string, string>> = {
+  TimeZone: 'UTC',
+  DateStyle: 'ISO',
+  extra_float_digits: '3',
+  bytea_output: 'hex',
+  IntervalStyle: 'postgres',
+  // Everything Ferry writes is schema-qualified; catalog renderings (regclass, regprocedure) come out qualified too.
+  search_path: 'pg_catalog',
+};
+
+export interface ConnectOptions {
+  /** Extra `-c name=value` settings for this session (e.g. default_transaction_read_only=off for the fence). */
+  settings?: Record<string, string>;
+  connectTimeoutMs?: number;
+}
+
+export function startupOptions(settings: Record<string, string>): string {
+  return Object.entries(settings)
+    .map(([k, v]) => `-c ${k}=${v.replace(/\\/g, '\\\\').replace(/ /g, '\\ ')}`)
+    .join(' ');
+}
+
+export function sslConfig(sslmode: ResolvedEndpoint['sslmode']): false | ConnectionOptions {
+  switch (sslmode) {
+    case 'disable':
+      return false;
+    case 'prefer':
+    case 'require':
+      return { rejectUnauthorized: false };
+    case 'verify-ca':
+      return { rejectUnauthorized: true, checkServerIdentity: () => undefined };
+    case 'verify-full':
+      return { rejectUnauthorized: true };
+  }
+}
+
+function clientConfig(ep: ResolvedEndpoint, ssl: false | ConnectionOptions, options: ConnectOptions): pg.ClientConfig {
+  return {
+    host: ep.host,
+    port: ep.port,
+    database: ep.database,
+    user: ep.user,
+    password: ep.password,
+    ssl,
+    application_name: APPLICATION_NAME,
+    options: startupOptions({ ...SESSION_SETTINGS, ...options.settings }),
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 30_000,
+    keepAlive: true,
+  };
+}
+
+async function tryConnect(config: pg.ClientConfig): Promise<pg.Client> {
+  const client = new pg.Client(config);
+  // A connection lost while idle is reported on the next query; never crash the worker on the event.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return client;
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Open a session on an endpoint; throws ConnectionFailed / AuthenticationFailed with a diagnosis. */
+export async function connectEndpoint(ep: ResolvedEndpoint, options: ConnectOptions = {}): Promise<pg.Client> {
+  const ssl = sslConfig(ep.sslmode);
+  try {
+    try {
+      return await tryConnect(clientConfig(ep, ssl, options));
+    } catch (err) {
+      // prefer: TLS when the server offers it, plain otherwise (libpq semantics).
+      if (ep.sslmode === 'prefer' && /does not support SSL/i.test(String((err as Error)?.message))) {
+        return await tryConnect(clientConfig(ep, false, options));
+      }
+      throw err;
+    }
+  } catch (err) {
+    throw classifyError(err, ep);
+  }
+}
+
+/** Run fn with a session, always closing it. */
+export async function withClient<T>(ep: ResolvedEndpoint, fn: (c: pg.Client) => Promise<T>, options?: ConnectOptions): Promise<T> {
+  const client = await connectEndpoint(ep, options);
+  try {
+    return await fn(client);
+  } finally {
+    await closeClient(client);
+  }
+}
+
+/** End a session; `hard` drops the socket at once (the server rolls back whatever was open). */
+export async function closeClient(client: pg.Client, hard = false): Promise<void> {
+  if (hard) {
+    const conn = (client as unknown as { connection?: { stream?: { destroy?: () => void } } }).connection;
+    conn?.stream?.destroy?.();
+  }
+  await Promise.race([client.end().catch(() => undefined), new Promise((r) => setTimeout(r, 5_000).unref())]);
+}
+
+const NETWORK_CODES: Record<string, string> = {
+  ECONNREFUSED: 'connection refused: nothing listens there (is the server running, and are listen_addresses and the port right?)',
+  ENOTFOUND: 'the host name does not resolve (check the host, DNS)',
+  EAI_AGAIN: 'the host name could not be resolved right now (DNS)',
+  ETIMEDOUT: 'timed out: the host does not answer (firewall, security group, or a wrong address)',
+  ECONNRESET: 'the connection was reset (server restarted, a proxy or firewall closed it, or TLS is required/refused)',
+  EHOSTUNREACH: 'the host is unreachable (routing, VPN, network policy)',
+  ENETUNREACH: 'the network is unreachable',
+  EPIPE: 'the connection was closed while writing',
+};
+
+export function pgCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** True when the error means the session or server went away (worth retrying). */
+export function isConnectionLoss(err: unknown): boolean {
+  const code = pgCode(err);
+  if (code && (code in NETWORK_CODES || code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03')) return true;
+  const msg = String((err as Error)?.message ?? err);
+  return /Connection terminated|connection is closed|Client has encountered a connection error|timeout expired|ended unexpectedly/i.test(msg);
+}
+
+/** Turn a driver error into the FerryError a user can act on; other errors pass through unchanged. */
+export function classifyError(err: unknown, ep: ResolvedEndpoint): unknown {
+  if (err instanceof FerryError) return err;
+  const where = `${ep.host}:${ep.port}`;
+  const code = pgCode(err);
+  const msg = String((err as Error)?.message ?? err);
+  if (code === '28P01' || code === '28000' || /password must be a string|no password/i.test(msg)) {
+    const why = /password must be a string/i.test(msg) ? 'the server asks for a password and none was given' : msg;
+    return new AuthenticationFailed(
+      `authentication failed for user "${ep.user}" at ${where} (database "${ep.database}"): ${why}; check the password secret and pg_hba.conf`,
+      { cause: err },
+    );
+  }
+  if (code === '42501' && /permission denied for database/i.test(msg)) {
+    return new AuthenticationFailed(`user "${ep.user}" may not connect to database "${ep.database}" at ${where}: ${msg}`, { cause: err });
+  }
+  // TLS failures come from the driver or Node (no SQLSTATE); a server error merely mentioning "SSL" is not one.
+  const tlsFailure = (!code || code in NETWORK_CODES || /^ERR_TLS|^DEPTH_ZERO|^SELF_SIGNED|^UNABLE_TO/.test(code)) && /SSL|self[- ]signed|certificate/i.test(msg);
+  if (isConnectionLoss(err) || tlsFailure) {
+    let diagnosis = (code && NETWORK_CODES[code]) ?? msg;
+    if (code === '57P01') diagnosis = 'the server terminated the session (administrator command or shutdown)';
+    else if (code === '57P03') diagnosis = 'the server is not accepting connections yet (starting up or in recovery)';
+    else if (/does not support SSL/i.test(msg)) diagnosis = 'the server does not support TLS but sslmode requires it';
+    else if (/certificate|self[- ]signed/i.test(msg)) diagnosis = `TLS certificate check failed (${msg}); check sslmode and the CA`;
+    return new ConnectionFailed(`cannot reach PostgreSQL at ${where} (database "${ep.database}"): ${diagnosis}`, { cause: err });
+  }
+  if (code === '3D000') {
+    return new ConnectionFailed(`database "${ep.database}" does not exist at ${where}`, { cause: err });
+  }
+  return err;
+}
+
+/** Server version number (e.g. 150004) of a session. */
+export async function serverVersionNum(client: pg.Client): Promise<number> {
+  const r = await client.query<{ v: string }>('SELECT current_setting($1) AS v', ['server_version_num']);
+  return Number(r.rows[0]?.v ?? 0);
+}

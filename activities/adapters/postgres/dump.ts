@@ -1,0 +1,72 @@
+// The schema-only dump of what a migration moves: `-n` each schema holding a selected table (or a
+// type one uses), `-T` every other relation in those schemas, so the schemas' types, sequences
+// and functions come along but no unselected table or view.
+import path from 'node:path';
+import type pg from 'pg';
+import type { EngineContext, ResolvedEndpoint } from '../engine';
+import { AuthenticationFailed, ConnectionFailed, SchemaCopyFailed } from '../errors';
+import { typeSchemasOf, unselectedRelations } from './catalog';
+import type { Selection } from './selection';
+import { qualify, quoteIdent } from './sql';
+import { dbConninfo, pgBin, pgEnv, runTool, tempDir, ToolFailed } from './tools';
+import { parseToc, type TocEntry } from './toc';
+
+export interface SchemaDump {
+  file: string;
+  toc: TocEntry[];
+  tocText: string;
+  schemas: string[];
+  remove: () => void;
+}
+
+/** Tables moved (roots and their partitions), by source OID. */
+export function selectedOids(sel: Selection): Set<number> {
+  return new Set([...sel.roots, ...sel.partitions].map((t) => t.oid));
+}
+
+/** Schemas the dump covers: those of the selected tables and of user-defined types their columns use. */
+export async function dumpSchemas(src: pg.Client, sel: Selection): Promise<string[]> {
+  const tables = [...sel.roots, ...sel.partitions];
+  const schemas = new Set(tables.map((t) => t.schema));
+  for (const s of await typeSchemasOf(src, tables.map((t) => t.oid))) schemas.add(s);
+  return [...schemas].sort();
+}
+
+export async function dumpSchema(ctx: EngineContext, src: pg.Client, sel: Selection): Promise<SchemaDump> {
+  const schemas = await dumpSchemas(src, sel);
+  const exclude = await unselectedRelations(src, schemas, selectedOids(sel));
+  const tmp = tempDir('ferry-dump');
+  const file = path.join(tmp.dir, 'schema.dump');
+  try {
+    // Quoted names in pg_dump patterns are literal (wildcards and case included).
+    const args = ['-d', dbConninfo(ctx.source), '--schema-only', '-Fc', '-f', file, '--no-tablespaces'];
+    for (const s of schemas) args.push('-n', quoteIdent(s));
+    for (const t of exclude) args.push('-T', qualify(t.schema, t.name));
+    await runTool(pgBin('pg_dump'), args, pgEnv(ctx.source), { signal: ctx.signal }).catch((err) => {
+      throw toolError(err, ctx.source, 'pg_dump of the source schema');
+    });
+    const { stdout } = await runTool(pgBin('pg_restore'), ['-l', file], process.env, { captureStdout: true, signal: ctx.signal }).catch(
+      (err) => {
+        throw toolError(err, ctx.source, 'pg_restore -l');
+      },
+    );
+    return { file, toc: parseToc(stdout), tocText: stdout, schemas, remove: tmp.remove };
+  } catch (err) {
+    tmp.remove();
+    throw err;
+  }
+}
+
+/** A failed client program as the FerryError a user can act on, with its stderr tail. */
+export function toolError(err: unknown, ep: ResolvedEndpoint, what: string): Error {
+  if (!(err instanceof ToolFailed)) return err instanceof Error ? err : new Error(String(err));
+  const tail = err.stderrTail.trim();
+  const where = `${ep.host}:${ep.port}`;
+  if (/password authentication failed|no password supplied/i.test(tail)) {
+    return new AuthenticationFailed(`${what}: authentication failed for user "${ep.user}" at ${where}: ${tail}`, { cause: err });
+  }
+  if (/could not connect|connection to server .* failed|server closed the connection|could not translate host name|Connection refused|timeout expired/i.test(tail)) {
+    return new ConnectionFailed(`${what}: cannot reach PostgreSQL at ${where}: ${tail}`, { cause: err });
+  }
+  return new SchemaCopyFailed(`${what} failed: ${tail || err.message}`, { cause: err });
+}

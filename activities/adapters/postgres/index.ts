@@ -1,0 +1,15 @@
+// The native PostgreSQL engine: PG -> PG with binary COPY, pg_dump/pg_restore for the schema.
+import type { MigrationEngine } from '../engine';
+import { cleanup } from './cleanup';
+import { copyChunk, planFullLoad } from './copy';
+import { fenceSource, unfenceSource } from './fence';
+import { precheck } from './precheck';
+import { applyRenames } from './renames';
+import { finishLoad, provision } from './schema';
+import { validate } from './validate';
+
+export function createPostgresEngine(): MigrationEngine {
+  return { precheck, provision, planFullLoad, copyChunk, finishLoad, fenceSource, unfenceSource, applyRenames, validate, cleanup };
+}
+
+export { quoteIdent, qualify } from './sql';

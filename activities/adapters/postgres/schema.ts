@@ -1,0 +1,280 @@
+// provision (state schema + pre-data on the target) and finishLoad (post-data + sequences).
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type pg from 'pg';
+import type { ProvisionResult, TableMapping, TableRef } from '../../../workflows/types';
+import type { EngineContext } from '../engine';
+import { PrecheckFailed, SchemaCopyFailed, TargetConflict } from '../errors';
+import { existingSchemas, existingTables, loadSelection } from './catalog';
+import { classifyError, closeClient, connectEndpoint } from './connect';
+import { dumpSchema, selectedOids, toolError, type SchemaDump } from './dump';
+import { plannedObjects, resolveOnTarget } from './objects';
+import type { Selection } from './selection';
+import { displayName, qualify, quoteIdent } from './sql';
+import { ensureState, readProvisioned, writeProvisioned, type ProvisionedObject } from './state';
+import { CATALOG, formatToc, POST_DATA_DESCS, PRE_DATA_DESCS, type TocEntry } from './toc';
+import { dbConninfo, pgBin, pgEnv, runTool } from './tools';
+
+const RESTORE_FLAGS = ['--exit-on-error', '--no-owner', '--no-privileges', '--no-tablespaces', '--no-security-labels'];
+
+export function renameErrorMessage(sel: Selection): string | null {
+  if (sel.renameErrors.length === 0) return null;
+  return `rename keys match nothing: ${sel.renameErrors.map((e) => `${e.key} (${e.message})`).join('; ')}`;
+}
+
+/** Selection checked the way provision and finishLoad need it. */
+export async function checkedSelection(ctx: EngineContext, src: pg.Client): Promise<Selection> {
+  const sel = await loadSelection(src, ctx.spec);
+  const renameError = renameErrorMessage(sel);
+  if (renameError) throw new PrecheckFailed(renameError);
+  if (sel.roots.length === 0)
+    throw new PrecheckFailed(`no table selected by include ${JSON.stringify(ctx.spec.tables.include)} exclude ${JSON.stringify(ctx.spec.tables.exclude)}`);
+  return sel;
+}
+
+function allTables(sel: Selection): TableRef[] {
+  return [...sel.roots, ...sel.partitions].map((t) => ({ schema: t.schema, name: t.name }));
+}
+
+/** Pre-data entries to restore: everything but schemas (Ferry creates those itself and never drops one it did not create). */
+export function preDataEntries(toc: TocEntry[]): TocEntry[] {
+  return toc.filter((e) => PRE_DATA_DESCS.has(e.desc) && !(e.desc === 'COMMENT' && e.rest.startsWith('- SCHEMA ')));
+}
+
+export async function provision(ctx: EngineContext): Promise<ProvisionResult> {
+  const src = await connectEndpoint(ctx.source);
+  let tgt: pg.Client | undefined;
+  let dump: SchemaDump | undefined;
+  try {
+    tgt = await connectEndpoint(ctx.target);
+    const sel = await checkedSelection(ctx, src);
+    await ensureState(tgt);
+    const previous = await readProvisioned(tgt, ctx.migrationId);
+    if (previous?.status === 'done' && previous.result) return previous.result;
+
+    const tables = allTables(sel);
+    const present = await existingTables(tgt, tables);
+    const result: ProvisionResult = { tables: sel.mappings, createdSchemas: previous?.createdSchemas ?? [] };
+    if (previous && present.length === tables.length) {
+      // An earlier attempt's restore committed (it is one transaction) but the attempt died before recording it.
+      const objects = await resolveOnTarget(tgt, previous.objects);
+      await writeProvisioned(tgt, ctx.migrationId, { status: 'done', createdSchemas: result.createdSchemas, objects, result });
+      return result;
+    }
+    if (present.length > 0) {
+      throw new TargetConflict(
+        `target already has ${present.map((t) => displayName(t.schema, t.name)).join(', ')}: Ferry creates the selected tables itself; drop or rename them on the target, or exclude them`,
+      );
+    }
+
+    dump = await dumpSchema(ctx, src, sel);
+    const entries = preDataEntries(dump.toc);
+    const objects = await plannedObjects(src, entries);
+    const haveSchemas = await existingSchemas(tgt, dump.schemas);
+    const createdSchemas = [...new Set([...result.createdSchemas, ...dump.schemas.filter((s) => !haveSchemas.has(s))])].sort();
+    result.createdSchemas = createdSchemas;
+    // Record first: an abort after a crash from here on knows what may exist.
+    await writeProvisioned(tgt, ctx.migrationId, { status: 'pending', createdSchemas, objects, result, dumpToc: formatToc(entries) });
+    for (const s of dump.schemas) if (!haveSchemas.has(s)) await tgt.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(s)}`);
+
+    const list = path.join(path.dirname(dump.file), 'pre-data.list');
+    writeFileSync(list, formatToc(entries));
+    await runTool(
+      pgBin('pg_restore'),
+      ['-d', dbConninfo(ctx.target), '--section=pre-data', '--single-transaction', ...RESTORE_FLAGS, '-L', list, dump.file],
+      pgEnv(ctx.target),
+      { signal: ctx.signal },
+    ).catch((err) => {
+      throw toolError(err, ctx.target, 'pg_restore of the pre-data schema to the target');
+    });
+
+    const resolved = await resolveOnTarget(tgt, objects);
+    await writeProvisioned(tgt, ctx.migrationId, { status: 'done', createdSchemas, objects: resolved, result });
+    return result;
+  } catch (err) {
+    throw classifyError(err, tgt ? ctx.target : ctx.source);
+  } finally {
+    dump?.remove();
+    await closeClient(src);
+    if (tgt) await closeClient(tgt);
+  }
+}
+
+interface PostDataInfo {
+  /** Table the object belongs to (0 when none, e.g. a domain constraint). */
+  relid: number;
+  /** Referenced table of a foreign key. */
+  refRelid: number;
+  /** Whether it already exists on the target. */
+  exists: boolean;
+}
+
+/** Owner table, referenced table, and presence on the target of each post-data entry with an OID. */
+async function describePostData(src: pg.Client, tgt: pg.Client, entries: TocEntry[]): Promise<Map<number, PostDataInfo>> {
+  const info = new Map<number, PostDataInfo>();
+  type Row = { oid: string; relid: string; refrelid: string; schema: string; rel: string; name: string };
+  const queries: [number, string, string, (r: Row) => string[]][] = [
+    [
+      CATALOG.pg_class,
+      `SELECT c.oid::int8 AS oid, i.indrelid::int8 AS relid, 0::int8 AS refrelid, n.nspname AS schema, '' AS rel, c.relname AS name
+         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.oid = ANY($1::oid[])`,
+      `SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('i', 'I')`,
+      (r) => [r.schema, r.name],
+    ],
+    [
+      CATALOG.pg_constraint,
+      `SELECT o.oid::int8 AS oid, o.conrelid::int8 AS relid, o.confrelid::int8 AS refrelid, coalesce(n.nspname, tn.nspname) AS schema,
+              coalesce(c.relname, t.typname) AS rel, o.conname AS name
+         FROM pg_catalog.pg_constraint o
+         LEFT JOIN pg_catalog.pg_class c ON c.oid = o.conrelid LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         LEFT JOIN pg_catalog.pg_type t ON t.oid = o.contypid LEFT JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace
+        WHERE o.oid = ANY($1::oid[])`,
+      `SELECT 1 FROM pg_catalog.pg_constraint o
+         LEFT JOIN pg_catalog.pg_class c ON c.oid = o.conrelid LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         LEFT JOIN pg_catalog.pg_type t ON t.oid = o.contypid LEFT JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace
+        WHERE coalesce(n.nspname, tn.nspname) = $1 AND coalesce(c.relname, t.typname) = $2 AND o.conname = $3`,
+      (r) => [r.schema, r.rel, r.name],
+    ],
+    [
+      CATALOG.pg_trigger,
+      `SELECT g.oid::int8 AS oid, g.tgrelid::int8 AS relid, 0::int8 AS refrelid, n.nspname AS schema, c.relname AS rel, g.tgname AS name
+         FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE g.oid = ANY($1::oid[])`,
+      `SELECT 1 FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relname = $2 AND g.tgname = $3`,
+      (r) => [r.schema, r.rel, r.name],
+    ],
+    [
+      CATALOG.pg_rewrite,
+      `SELECT r.oid::int8 AS oid, r.ev_class::int8 AS relid, 0::int8 AS refrelid, n.nspname AS schema, c.relname AS rel, r.rulename AS name
+         FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE r.oid = ANY($1::oid[])`,
+      `SELECT 1 FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relname = $2 AND r.rulename = $3`,
+      (r) => [r.schema, r.rel, r.name],
+    ],
+    [
+      CATALOG.pg_policy,
+      `SELECT p.oid::int8 AS oid, p.polrelid::int8 AS relid, 0::int8 AS refrelid, n.nspname AS schema, c.relname AS rel, p.polname AS name
+         FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE p.oid = ANY($1::oid[])`,
+      `SELECT 1 FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relname = $2 AND p.polname = $3`,
+      (r) => [r.schema, r.rel, r.name],
+    ],
+    [
+      CATALOG.pg_statistic_ext,
+      `SELECT s.oid::int8 AS oid, s.stxrelid::int8 AS relid, 0::int8 AS refrelid, n.nspname AS schema, '' AS rel, s.stxname AS name
+         FROM pg_catalog.pg_statistic_ext s JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace WHERE s.oid = ANY($1::oid[])`,
+      `SELECT 1 FROM pg_catalog.pg_statistic_ext s JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace
+        WHERE n.nspname = $1 AND s.stxname = $2`,
+      (r) => [r.schema, r.name],
+    ],
+  ];
+  for (const [classId, sourceSql, targetSql, params] of queries) {
+    const oids = entries.filter((e) => e.classId === classId && e.objectId !== 0).map((e) => e.objectId);
+    if (oids.length === 0) continue;
+    const rows = (await src.query<Row>(sourceSql, [oids])).rows;
+    for (const r of rows) {
+      const exists = ((await tgt.query(targetSql, params(r))).rowCount ?? 0) > 0;
+      info.set(Number(r.oid), { relid: Number(r.relid), refRelid: Number(r.refrelid), exists });
+    }
+  }
+  return info;
+}
+
+/** Child indexes already attached to a parent on the target, as `schema name` keys of the TOC's INDEX ATTACH entries. */
+async function indexAttachments(src: pg.Client, tgt: pg.Client, schemas: string[]): Promise<{ key: string; attached: boolean }[]> {
+  const sql = `SELECT n.nspname AS schema, c.relname AS name FROM pg_catalog.pg_inherits i
+      JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('i', 'I') AND n.nspname = ANY($1::text[])`;
+  const onSource = (await src.query<{ schema: string; name: string }>(sql, [schemas])).rows;
+  const onTarget = new Set((await tgt.query<{ schema: string; name: string }>(sql, [schemas])).rows.map((r) => `${r.schema} ${r.name}`));
+  return onSource
+    .map((r) => ({ key: `${r.schema} ${r.name}`, attached: onTarget.has(`${r.schema} ${r.name}`) }))
+    .sort((a, b) => b.key.length - a.key.length);
+}
+
+/**
+ * Post-data entries still to restore. Idempotency by filtering: anything already on the target
+ * (an index, a constraint, an attached partition index...) is left out, so a retry after partial
+ * success restores only the rest. Objects on tables that are not moved (e.g. a foreign key to an
+ * unselected table) are left out too.
+ */
+export async function postDataToRestore(src: pg.Client, tgt: pg.Client, dump: SchemaDump, selected: Set<number>): Promise<TocEntry[]> {
+  const post = dump.toc.filter((e) => POST_DATA_DESCS.has(e.desc) && !(e.desc === 'COMMENT' && e.rest.startsWith('- SCHEMA ')));
+  const info = await describePostData(src, tgt, post);
+  const attachments = await indexAttachments(src, tgt, dump.schemas);
+  return post.filter((e) => {
+    if (e.desc === 'INDEX ATTACH') {
+      const a = attachments.find((x) => e.rest === x.key || e.rest.startsWith(`${x.key} `));
+      return !a?.attached;
+    }
+    if (e.objectId === 0) return true;
+    const i = info.get(e.objectId);
+    if (!i) return !(e.desc === 'INDEX' || e.desc === 'CONSTRAINT' || e.desc === 'FK CONSTRAINT' || e.desc === 'TRIGGER');
+    if (i.exists) return false;
+    if (i.relid !== 0 && !selected.has(i.relid)) return false;
+    if (i.refRelid !== 0 && !selected.has(i.refRelid)) return false;
+    return true;
+  });
+}
+
+export async function finishLoad(ctx: EngineContext, _tables: TableMapping[]): Promise<void> {
+  const src = await connectEndpoint(ctx.source);
+  let tgt: pg.Client | undefined;
+  let dump: SchemaDump | undefined;
+  try {
+    tgt = await connectEndpoint(ctx.target);
+    const sel = await checkedSelection(ctx, src);
+    dump = await dumpSchema(ctx, src, sel);
+    const entries = await postDataToRestore(src, tgt, dump, selectedOids(sel));
+    if (entries.length > 0) {
+      const list = path.join(path.dirname(dump.file), 'post-data.list');
+      writeFileSync(list, formatToc(entries));
+      await runTool(
+        pgBin('pg_restore'),
+        ['-d', dbConninfo(ctx.target), '--section=post-data', '-j', String(ctx.spec.parallelism), ...RESTORE_FLAGS, '-L', list, dump.file],
+        pgEnv(ctx.target),
+        { signal: ctx.signal },
+      ).catch((err) => {
+        throw toolError(err, ctx.target, 'pg_restore of indexes, constraints and triggers to the target');
+      });
+    }
+    await syncSequences(ctx, src, tgt, dump);
+  } catch (err) {
+    throw classifyError(err, tgt ? ctx.target : ctx.source);
+  } finally {
+    dump?.remove();
+    await closeClient(src);
+    if (tgt) await closeClient(tgt);
+  }
+}
+
+/** Every sequence in the dump gets the source's last_value / is_called on the target (found by target OID, so renames do not matter). */
+async function syncSequences(ctx: EngineContext, src: pg.Client, tgt: pg.Client, dump: SchemaDump): Promise<void> {
+  const provisioned = await readProvisioned(tgt, ctx.migrationId);
+  const byOid = new Map<number, ProvisionedObject>((provisioned?.objects ?? []).map((o) => [o.sourceOid, o]));
+  const seqOids = dump.toc.filter((e) => e.desc === 'SEQUENCE' && e.classId === CATALOG.pg_class).map((e) => e.objectId);
+  const seqs = await src.query<{ oid: string; schema: string; name: string }>(
+    `SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name FROM pg_catalog.pg_class c
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY($1::oid[]) AND c.relkind = 'S'`,
+    [seqOids],
+  );
+  for (const s of seqs.rows) {
+    const v = await src.query<{ last_value: string; is_called: boolean }>(`SELECT last_value::text AS last_value, is_called FROM ${qualify(s.schema, s.name)}`);
+    const row = v.rows[0];
+    if (!row) continue;
+    const targetOid = byOid.get(Number(s.oid))?.targetOid;
+    const r = targetOid
+      ? await tgt.query('SELECT pg_catalog.setval(c.oid, $2::int8, $3) FROM pg_catalog.pg_class c WHERE c.oid = $1::oid', [targetOid, row.last_value, row.is_called])
+      : await tgt.query(
+          `SELECT pg_catalog.setval(c.oid, $3::int8, $4) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'S'`,
+          [s.schema, s.name, row.last_value, row.is_called],
+        );
+    if (!r.rowCount) throw new SchemaCopyFailed(`sequence ${displayName(s.schema, s.name)} is missing on the target; cannot set its value`);
+  }
+}

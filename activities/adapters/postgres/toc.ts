@@ -1,0 +1,76 @@
+// pg_restore's table of contents (`pg_restore -l`): parse, filter, write back for `-L`.
+// Lines look like `219; 1259 16511 TABLE sales customer postgres`: dump id, catalog table oid,
+// object oid, then the description and names (names are printed raw, so they are matched by
+// OID where the entry has one, never by splitting on spaces).
+
+export interface TocEntry {
+  dumpId: number;
+  /** Catalog (pg_class, pg_type, ...) the object lives in; 0 for entries without an object of their own. */
+  classId: number;
+  objectId: number;
+  /** TABLE, FK CONSTRAINT, INDEX ATTACH, ... */
+  desc: string;
+  /** The rest of the line after the description: `<schema> <tag> <owner>`. */
+  rest: string;
+  line: string;
+}
+
+// Longest first so `FK CONSTRAINT` wins over `CONSTRAINT`, `SEQUENCE OWNED BY` over `SEQUENCE`.
+const DESCS = [
+  'PUBLICATION TABLES IN SCHEMA', 'MATERIALIZED VIEW DATA', 'TEXT SEARCH CONFIGURATION', 'TEXT SEARCH DICTIONARY',
+  'TEXT SEARCH TEMPLATE', 'TEXT SEARCH PARSER', 'FOREIGN DATA WRAPPER', 'SEQUENCE OWNED BY', 'PUBLICATION TABLE',
+  'MATERIALIZED VIEW', 'CHECK CONSTRAINT', 'OPERATOR FAMILY', 'OPERATOR CLASS', 'DEFAULT ACL', 'EVENT TRIGGER',
+  'FK CONSTRAINT', 'FOREIGN TABLE', 'INDEX ATTACH', 'ROW SECURITY', 'SEQUENCE SET', 'TABLE ATTACH', 'ACCESS METHOD',
+  'LARGE OBJECT', 'USER MAPPING', 'SHELL TYPE', 'TABLE DATA', 'BLOB COMMENTS', 'BLOBS', 'BLOB', 'CONSTRAINT', 'COLLATION',
+  'CONVERSION', 'EXTENSION', 'PROCEDURE', 'AGGREGATE', 'STATISTICS', 'PUBLICATION', 'SUBSCRIPTION', 'TRANSFORM',
+  'ENCODING', 'STDSTRINGS', 'SEARCHPATH', 'DATABASE', 'SEQUENCE', 'FUNCTION', 'LANGUAGE', 'OPERATOR', 'TRIGGER', 'COMMENT',
+  'DEFAULT', 'POLICY', 'SCHEMA', 'DOMAIN', 'SERVER', 'INDEX', 'TABLE', 'TYPE', 'VIEW', 'RULE', 'CAST', 'ACL',
+].sort((a, b) => b.length - a.length);
+
+export function parseToc(text: string): TocEntry[] {
+  const entries: TocEntry[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^(\d+); (\d+) (\d+) (.*)$/.exec(line);
+    if (!m) continue;
+    const tail = m[4] ?? '';
+    const desc = DESCS.find((d) => tail === d || tail.startsWith(`${d} `)) ?? tail.split(' ')[0] ?? '';
+    entries.push({
+      dumpId: Number(m[1]),
+      classId: Number(m[2]),
+      objectId: Number(m[3]),
+      desc,
+      rest: tail.slice(desc.length + 1),
+      line,
+    });
+  }
+  return entries;
+}
+
+/** A `-L` list file restoring exactly these entries. */
+export function formatToc(entries: readonly TocEntry[]): string {
+  return entries.map((e) => e.line).join('\n') + '\n';
+}
+
+export const PRE_DATA_DESCS = new Set([
+  'TABLE', 'TYPE', 'SHELL TYPE', 'DOMAIN', 'SEQUENCE', 'SEQUENCE OWNED BY', 'DEFAULT', 'FUNCTION', 'PROCEDURE', 'AGGREGATE',
+  'TABLE ATTACH', 'COLLATION', 'CONVERSION', 'OPERATOR', 'OPERATOR CLASS', 'OPERATOR FAMILY', 'CAST', 'TEXT SEARCH CONFIGURATION',
+  'TEXT SEARCH DICTIONARY', 'TEXT SEARCH TEMPLATE', 'TEXT SEARCH PARSER', 'COMMENT', 'CHECK CONSTRAINT', 'FOREIGN TABLE',
+]);
+
+export const POST_DATA_DESCS = new Set([
+  'INDEX', 'CONSTRAINT', 'FK CONSTRAINT', 'INDEX ATTACH', 'TRIGGER', 'RULE', 'POLICY', 'ROW SECURITY', 'STATISTICS', 'COMMENT',
+  'CHECK CONSTRAINT',
+]);
+
+/** Well-known catalog OIDs (fixed across clusters and versions). */
+export const CATALOG = {
+  pg_class: 1259,
+  pg_type: 1247,
+  pg_proc: 1255,
+  pg_constraint: 2606,
+  pg_trigger: 2620,
+  pg_rewrite: 2618,
+  pg_policy: 3256,
+  pg_statistic_ext: 3381,
+  pg_namespace: 2615,
+} as const;

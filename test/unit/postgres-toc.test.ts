@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { binaryRowCounter, chunkId } from '../../activities/adapters/postgres/copy';
+import { startupOptions } from '../../activities/adapters/postgres/connect';
+import { preDataEntries } from '../../activities/adapters/postgres/schema';
+import { formatToc, parseToc } from '../../activities/adapters/postgres/toc';
+
+const LIST = `;
+; Archive created at 2026-01-01 00:00:00 UTC
+;
+7; 2615 16496 SCHEMA - Odd Schema postgres
+3425; 0 0 COMMENT - SCHEMA public pg_database_owner
+853; 1247 16498 TYPE sales mood postgres
+230; 1255 16509 FUNCTION sales bump() postgres
+225; 1259 16562 TABLE Odd Schema Mixed "Case"; table postgres
+3426; 0 0 SEQUENCE OWNED BY sales event_id_seq postgres
+3245; 0 0 TABLE ATTACH sales event_2023 postgres
+3269; 2606 16568 CONSTRAINT Odd Schema Mixed "Case"; table Mixed "Case"; table_pkey postgres
+3274; 2606 16530 FK CONSTRAINT sales invoice invoice_customer_id_fkey postgres
+3270; 0 0 INDEX ATTACH sales event_2023_pkey postgres
+`;
+
+describe('TOC', () => {
+  it('parses ids, OIDs and multi-word descriptions', () => {
+    const toc = parseToc(LIST);
+    expect(toc.map((e) => e.desc)).toEqual([
+      'SCHEMA', 'COMMENT', 'TYPE', 'FUNCTION', 'TABLE', 'SEQUENCE OWNED BY', 'TABLE ATTACH', 'CONSTRAINT', 'FK CONSTRAINT', 'INDEX ATTACH',
+    ]);
+    const table = toc.find((e) => e.desc === 'TABLE')!;
+    expect(table).toMatchObject({ dumpId: 225, classId: 1259, objectId: 16562, rest: 'Odd Schema Mixed "Case"; table postgres' });
+    expect(toc.find((e) => e.desc === 'INDEX ATTACH')!.rest).toBe('sales event_2023_pkey postgres');
+  });
+
+  it('pre-data leaves out schemas and schema comments (Ferry creates schemas itself)', () => {
+    const pre = preDataEntries(parseToc(LIST));
+    expect(pre.map((e) => e.dumpId)).toEqual([853, 230, 225, 3426, 3245]);
+    expect(formatToc(pre).split('\n')[0]).toBe('853; 1247 16498 TYPE sales mood postgres');
+  });
+});
+
+describe('binary COPY row counter', () => {
+  function binaryCopy(rows: (Buffer | null)[][]): Buffer {
+    const parts: Buffer[] = [Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(4), Buffer.from([0, 0, 0, 4]), Buffer.from('ext!')];
+    for (const r of rows) {
+      const n = Buffer.alloc(2);
+      n.writeInt16BE(r.length);
+      parts.push(n);
+      for (const f of r) {
+        const len = Buffer.alloc(4);
+        len.writeInt32BE(f === null ? -1 : f.length);
+        parts.push(len);
+        if (f) parts.push(f);
+      }
+    }
+    parts.push(Buffer.from([0xff, 0xff]));
+    return Buffer.concat(parts);
+  }
+
+  it('counts tuples however the stream is split', () => {
+    const rows = Array.from({ length: 50 }, (_, i) => [Buffer.from(`row ${i}`), null, Buffer.alloc(i * 7, 1), Buffer.alloc(0)]);
+    const data = binaryCopy(rows);
+    for (const size of [1, 2, 3, 7, 19, 64, 1000, data.length]) {
+      let count = 0;
+      const feed = binaryRowCounter((n) => (count += n));
+      for (let i = 0; i < data.length; i += size) feed(data.subarray(i, i + size));
+      expect(count, `split ${size}`).toBe(50);
+    }
+  });
+});
+
+describe('misc', () => {
+  it('chunk ids are stable and quote-safe', () => {
+    const t = { source: { schema: 'Odd Schema', name: 'a"b' }, target: { schema: 'x', name: 'y' }, columns: [], estimatedBytes: 0, estimatedRows: 0 };
+    expect(chunkId(t)).toBe('"Odd Schema"."a""b"');
+    expect(chunkId(t, { column: 'id', lo: '1', hi: null })).toBe('"Odd Schema"."a""b"#"id"[1,)');
+  });
+
+  it('startup options escape spaces', () => {
+    expect(startupOptions({ TimeZone: 'UTC', application_name: 'a b' })).toBe('-c TimeZone=UTC -c application_name=a\\ b');
+  });
+});
