@@ -1,5 +1,6 @@
 // Where the real test servers are: the clusters and Temporal started by scripts/dev.sh.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -25,6 +26,14 @@ export function exportPasswords(): void {
 }
 
 export const temporalAddress = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
+
+/** The temporal CLI scripts/dev.sh uses: on PATH, else the cached build. */
+export function temporalCli(): string {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    if (dir && existsSync(path.join(dir, 'temporal'))) return path.join(dir, 'temporal');
+  }
+  return path.join(process.env.FERRY_CACHE ?? path.join(homedir(), '.cache/ferry'), 'bin/temporal');
+}
 
 export async function connect(side: Side, database = 'postgres'): Promise<pg.Client> {
   const client = new pg.Client({
