@@ -6,6 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { MigrationEngine, EngineContext, ResolvedEndpoint } from './adapters/engine';
 import { FerryError } from './adapters/errors';
 import type { SecretResolver } from './adapters/secrets';
+import type { DmsActivityDeps } from './dms';
 import type { Endpoint } from '../workflows/spec';
 import type { MigrationContext } from '../workflows/types';
 
@@ -14,6 +15,8 @@ export interface ActivityDeps {
   secrets: SecretResolver;
   /** Recorded in chunk markers: which worker committed a chunk. */
   workerId: string;
+  /** AWS DMS clients' configuration (default: from the environment). */
+  dms?: DmsActivityDeps;
   /** How often long activities heartbeat while they run. */
   heartbeatIntervalMs?: number;
 }

@@ -8,6 +8,7 @@ import { cutoverActivities } from './cutover';
 import { validateActivities } from './validate';
 import { cleanupActivities } from './cleanup';
 import { createPitrActivities } from './pitr';
+import { createDmsActivities } from './dms';
 
 export type { ActivityDeps } from './context';
 
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     ...cutoverActivities(deps),
     ...validateActivities(deps),
     ...cleanupActivities(deps),
+    ...createDmsActivities({ heartbeatIntervalMs: deps.heartbeatIntervalMs, ...deps.dms }),
     ...createPitrActivities({ secrets: deps.secrets, heartbeatIntervalMs: deps.heartbeatIntervalMs }),
   };
 }

@@ -15,7 +15,7 @@ async function main(): Promise<void> {
       ? temporal.api.history.v1.History.decode(readFileSync(file))
       : JSON.parse(readFileSync(file, 'utf8'));
     await Worker.runReplayHistory(
-      { workflowsPath: path.resolve(__dirname, '../workflows/index.ts'), bundlerOptions: {}, debugMode: false },
+      { workflowsPath: path.resolve(__dirname, '../workflows/index.ts') },
       history,
       path.basename(file).replace(/\.history\.(pb|json)$/, ''),
     );

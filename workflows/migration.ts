@@ -41,6 +41,8 @@ import type {
 import { closeTimings, enterPhase, initialProgress, planTables, publishDetails, recordChunks } from './progress';
 import { batchChunks, DEFAULT_BATCH_LIMITS, runBatches } from './fullLoad';
 import { msUntilWindowOpens } from './window';
+import { dmsMigration } from './dmsMigration';
+import type { DmsMigrationResult } from './dmsTypes';
 
 import { acknowledgeWarnings, matchesAck } from './precheck';
 
@@ -63,8 +65,10 @@ function errorMessage(err: unknown): { message: string; type?: string } {
   return { message: e instanceof Error ? e.message : String(e) };
 }
 
-export async function migrationWorkflow(input: MigrationInput): Promise<MigrationResult> {
+export async function migrationWorkflow(input: MigrationInput): Promise<MigrationResult | DmsMigrationResult> {
   const spec = validSpec(input);
+  // AWS DMS runs its own journey (same phases, gates, messages and cleanup semantics).
+  if (spec.engine === 'aws-dms') return dmsMigration({ spec: input.spec, tuning: input.tuning });
   const tuning = input.tuning ?? {};
   const migrationId = workflowInfo().workflowId;
   const ctx: MigrationContext = { migrationId, spec };

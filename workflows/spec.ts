@@ -4,6 +4,7 @@
 // Pure zod, no I/O: safe inside the workflow sandbox.
 import { z } from 'zod';
 import { isValidTimeZone } from './window';
+import { dmsSettingsSchema } from './dmsSettings';
 
 /** A secret is named, never carried: only activities resolve it (env var or file on the worker). */
 export const secretRefSchema = z
@@ -49,14 +50,16 @@ export const cutoverSchema = z
   })
   .strict();
 
-export const migrationSpecSchema = z
+/** The spec's fields without the cross-field rules (engine-specific variants extend this). */
+export const migrationSpecBaseSchema = z
   .object({
     /** Lower-case name, used in the workflow id (`ferry-<name>`) and shown in the UI. */
     name: z
       .string()
       .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be 1-63 characters of a-z, 0-9 and -, starting with a letter or digit' }),
-    engine: z.enum(['native-postgres']).default('native-postgres'),
-    mode: z.enum(['offline']).default('offline'),
+    engine: z.enum(['native-postgres', 'aws-dms']).default('native-postgres'),
+    /** offline: fence the source, copy, validate. online: copy while capturing changes, cut over on lag. */
+    mode: z.enum(['offline', 'online']).default('offline'),
     source: endpointSchema,
     target: endpointSchema,
     tables: z
@@ -117,8 +120,26 @@ export const migrationSpecSchema = z
       })
       .strict()
       .default({ keepState: false }),
+    /** engine aws-dms only: replication instance, endpoints' Secrets Manager secrets, region... */
+    dms: dmsSettingsSchema.optional(),
   })
   .strict();
+
+export const migrationSpecSchema = migrationSpecBaseSchema.superRefine((spec, ctx) => {
+  if (spec.engine === 'aws-dms' && !spec.dms) {
+    ctx.addIssue({ code: 'custom', path: ['dms'], message: 'is required when engine is aws-dms' });
+  }
+  if (spec.engine !== 'aws-dms' && spec.dms) {
+    ctx.addIssue({ code: 'custom', path: ['dms'], message: `only applies to engine aws-dms, not ${spec.engine}` });
+  }
+  if (spec.engine === 'native-postgres' && spec.mode === 'online') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['mode'],
+      message: 'online (change data capture) is not available yet for native-postgres; use offline, or engine aws-dms',
+    });
+  }
+});
 
 export type MigrationSpec = z.infer<typeof migrationSpecSchema>;
 export type MigrationSpecInput = z.input<typeof migrationSpecSchema>;

@@ -1,6 +1,7 @@
 // Types shared by the workflow, the activities and the client. Pure types: no runtime code,
 // so every side can import them without pulling anything into the workflow sandbox.
 import type { MigrationSpec } from './spec';
+import type { DmsProgressDetails } from './dmsTypes';
 
 export type Phase =
   | 'starting'
@@ -9,6 +10,7 @@ export type Phase =
   | 'provision'
   | 'fence'
   | 'full_load'
+  | 'cdc'
   | 'post_load'
   | 'awaiting_cutover'
   | 'cutover'
@@ -143,6 +145,10 @@ export interface MigrationProgress {
   cutover: { approved: boolean; approvedBy?: string; waitingFor: string[] };
   validation?: ValidationReport;
   abortRequested: boolean;
+  /** Online modes: replication lag in seconds, when known. */
+  lagSeconds?: number;
+  /** Engine aws-dms: the replication task's state and table statistics. */
+  dms?: DmsProgressDetails;
 }
 
 export type MigrationOutcome = 'completed' | 'aborted';
