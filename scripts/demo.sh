@@ -29,10 +29,14 @@ echo "  Watch it: http://localhost:8233/namespaces/default/workflows/ferry-demo"
 echo
 for _ in $(seq 1 600); do
   phase="$(ferry status demo --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).progress?.phase ?? ""))')"
-  [[ "$phase" == awaiting_cutover || "$phase" == failed || "$phase" == completed ]] && break
+  [[ "$phase" == awaiting_cutover || "$phase" == awaiting_acknowledgement || "$phase" == failed || "$phase" == completed ]] && break
   sleep 1
 done
 ferry status demo
+if [[ "$phase" == awaiting_acknowledgement || "$phase" == failed ]]; then
+  echo "[ferry demo] the migration stopped in '$phase' (see above); fix it, then: bin/ferry acknowledge demo | bin/ferry retry demo" >&2
+  exit 1
+fi
 if [[ "$phase" == awaiting_cutover ]]; then
   echo "[ferry demo] cutover is waiting for approval; approving in ${APPROVE_AFTER}s (ferry approve demo)"
   sleep "$APPROVE_AFTER"

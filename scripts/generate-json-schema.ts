@@ -11,8 +11,15 @@ const out = path.resolve(__dirname, '..', 'docs', 'spec.schema.json');
 // io: 'input' describes what a person writes: fields with defaults are optional.
 const schema = z.toJSONSchema(migrationSpecSchema, { io: 'input' });
 
+// A JSON spec may name this schema for its editor; the loader (client/spec-file.ts) drops the key.
+const properties = {
+  $schema: { type: 'string', description: 'This schema, for editors; ignored by Ferry.' },
+  ...(schema.properties ?? {}),
+};
+
 const document = {
   ...schema,
+  properties,
   $id: 'https://ferry.dev/schemas/spec.schema.json',
   title: 'Ferry migration spec',
   description:

@@ -87,6 +87,13 @@ export const migrationSpecBaseSchema = z
       .default({ schemas: {}, tables: {}, columns: {} }),
     /** Concurrent copy streams during the full load. */
     parallelism: z.number().int().min(1).max(64).default(4),
+    fullLoad: z
+      .object({
+        /** Tables larger than this are split into key ranges (or ctid ranges) of about this size. */
+        chunkTargetMB: z.number().int().min(1).max(1_000_000).default(256),
+      })
+      .strict()
+      .default({ chunkTargetMB: 256 }),
     cutover: cutoverSchema.default({ requireApproval: true, maxLagSeconds: 5 }),
     fence: z
       .object({
@@ -98,9 +105,14 @@ export const migrationSpecBaseSchema = z
       .strict()
       .default({ enabled: true, terminateSessions: true }),
     validation: z
-      .object({ level: z.enum(['none', 'counts', 'checksums']).default('checksums') })
+      .object({
+        /** counts: row counts; checksums: counts + checksums per key range, narrowed to rows on mismatch; full: every row's hash compared. */
+        level: z.enum(['none', 'counts', 'checksums', 'full']).default('checksums'),
+        /** Differing rows reported per table at most. */
+        maxReportedRows: z.number().int().min(1).max(100_000).default(100),
+      })
       .strict()
-      .default({ level: 'checksums' }),
+      .default({ level: 'checksums', maxReportedRows: 100 }),
     /** How long a step keeps retrying lost connections before it fails (DTS defaults to 12 hours). */
     connectionRetry: z
       .object({ windowSeconds: z.number().int().min(1).max(7 * 24 * 3600).default(12 * 3600) })

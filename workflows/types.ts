@@ -89,6 +89,21 @@ export interface FenceState {
 
 export type TableValidationStatus = 'match' | 'mismatch' | 'skipped';
 
+/** A key range `[lo, hi)` (text of the key values; null = open end) whose checksums differ. */
+export interface RangeDifference {
+  column: string;
+  lo: string | null;
+  hi: string | null;
+  sourceRows: number;
+  targetRows: number;
+}
+
+/** One row that differs: its key (column -> text value) and how. */
+export interface RowDifference {
+  key: Record<string, string | null>;
+  kind: 'missing_on_target' | 'extra_on_target' | 'changed';
+}
+
 export interface TableValidation {
   source: string;
   target: string;
@@ -98,12 +113,25 @@ export interface TableValidation {
   sourceChecksum?: string;
   targetChecksum?: string;
   reason?: string;
+  /** Where the data differs, narrowed to key ranges, then to rows (capped by maxReportedRows). */
+  ranges?: RangeDifference[];
+  rows?: RowDifference[];
+  rowsTruncated?: boolean;
+}
+
+/** Schema comparison: one item per object kind and table (columns, keys, indexes, sequences...). */
+export interface SchemaValidation {
+  object: string;
+  kind: 'table' | 'column' | 'primary_key' | 'unique' | 'foreign_key' | 'check' | 'index' | 'sequence';
+  status: 'match' | 'mismatch';
+  message: string;
 }
 
 export interface ValidationReport {
   level: MigrationSpec['validation']['level'];
   status: 'match' | 'mismatch' | 'skipped';
   tables: TableValidation[];
+  schema?: SchemaValidation[];
 }
 
 export interface TableProgress {

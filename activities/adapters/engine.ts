@@ -49,10 +49,21 @@ export interface MigrationEngine {
   precheck(ctx: EngineContext): Promise<PrecheckItem[]>;
   /** Idempotent: Ferry's state schema plus the selected tables' pre-data schema on the target. */
   provision(ctx: EngineContext): Promise<ProvisionResult>;
-  /** Split the tables into chunks, largest first. */
+  /** Split the tables into chunks, largest first; tables over spec.fullLoad.chunkTargetMB into key or ctid ranges. */
   planFullLoad(ctx: EngineContext, tables: TableMapping[]): Promise<LoadChunk[]>;
-  /** Copy one chunk; its rows commit with its marker, and a chunk already marked is skipped. */
-  copyChunk(ctx: EngineContext, chunk: LoadChunk, onProgress: (p: CopyProgress) => void): Promise<ChunkResult>;
+  /**
+   * Export a snapshot of the source and hold it open until ctx.signal aborts: every chunk reads
+   * under it, so the copy is the source at one instant. The id is recorded on the target
+   * (ferry.snapshot) for currentSnapshot(); losing the holding session throws SnapshotLost.
+   */
+  holdSnapshot?(ctx: EngineContext): Promise<void>;
+  /** The snapshot id holdSnapshot recorded, once it can be imported; undefined while not (yet) there. */
+  currentSnapshot?(ctx: EngineContext): Promise<string | undefined>;
+  /**
+   * Copy one chunk under `snapshotId` (when given); its rows commit with its marker, and a chunk
+   * already marked is skipped. A snapshot that cannot be imported any more throws SnapshotLost.
+   */
+  copyChunk(ctx: EngineContext, chunk: LoadChunk, onProgress: (p: CopyProgress) => void, snapshotId?: string): Promise<ChunkResult>;
   /** Post-data (indexes, constraints, foreign keys) and sequences, once every chunk is in. */
   finishLoad(ctx: EngineContext, tables: TableMapping[]): Promise<void>;
   /** Make the source read-only for everyone but Ferry's sessions; returns what to restore. */

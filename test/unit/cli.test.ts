@@ -222,6 +222,10 @@ describe('status rendering', () => {
     expect(text).toMatch(/public\.orders\s+1,000\s+999\s+differs\s+mismatch/);
   });
 
+  it('shows the replication lag when the workflow reports one', () => {
+    expect(renderStatus({ ...status, progress: { ...progress, lagSeconds: 3 } }, now)).toMatch(/lag\s+3s/);
+  });
+
   it('explains a missing progress instead of failing', () => {
     const text = renderStatus({ ...status, progress: undefined, progressUnavailable: 'no worker answered' }, now);
     expect(text).toContain('progress unavailable: no worker answered');
