@@ -1,0 +1,26 @@
+DECLARE
+  h NUMBER;
+  job_state VARCHAR2(30);
+BEGIN
+  FOR j IN (SELECT job_name FROM user_datapump_jobs WHERE job_name = 'FERRY_EXP_M42' AND state = 'NOT RUNNING') LOOP
+    EXECUTE IMMEDIATE 'DROP TABLE "' || j.job_name || '" PURGE';
+  END LOOP;
+  h := DBMS_DATAPUMP.OPEN(operation => 'EXPORT', job_mode => 'SCHEMA', job_name => 'FERRY_EXP_M42', version => 'COMPATIBLE');
+  DBMS_DATAPUMP.ADD_FILE(handle => h, filename => 'ferry_m42_%U.dmp', directory => 'FERRY_DUMP', filetype => DBMS_DATAPUMP.KU$_FILE_TYPE_DUMP_FILE, reusefile => 1);
+  DBMS_DATAPUMP.ADD_FILE(handle => h, filename => 'ferry_m42_export.log', directory => 'FERRY_DUMP', filetype => DBMS_DATAPUMP.KU$_FILE_TYPE_LOG_FILE, reusefile => 1);
+  DBMS_DATAPUMP.METADATA_FILTER(handle => h, name => 'SCHEMA_EXPR', value => 'IN (''HR'', ''O''''BRIEN'')');
+  DBMS_DATAPUMP.SET_PARAMETER(handle => h, name => 'FLASHBACK_SCN', value => TO_NUMBER(:scn));
+  DBMS_DATAPUMP.SET_PARALLEL(handle => h, degree => 4);
+  DBMS_DATAPUMP.START_JOB(handle => h);
+  DBMS_DATAPUMP.WAIT_FOR_JOB(handle => h, job_state => job_state);
+  IF job_state <> 'COMPLETED' THEN
+    RAISE_APPLICATION_ERROR(-20001, 'Data Pump export FERRY_EXP_M42 ended in state ' || job_state);
+  END IF;
+EXCEPTION
+  WHEN OTHERS THEN
+    -- Leave no half-defined job behind; the original error is what the caller sees.
+    IF h IS NOT NULL THEN
+      BEGIN DBMS_DATAPUMP.STOP_JOB(handle => h, immediate => 1, keep_master => 0); EXCEPTION WHEN OTHERS THEN NULL; END;
+    END IF;
+    RAISE;
+END;
