@@ -158,8 +158,10 @@ worker_restart() {
   worker_stop
   eval "$(cmd_env)"
   log "starting ferry worker (log: $LOGS/worker.log)"
-  (cd "$ROOT" && setsid nohup "$ROOT/node_modules/.bin/tsx" worker/main.ts >"$LOGS/worker.log" 2>&1 </dev/null &
-    echo $! >"$RUN/worker.pid")
+  cd "$ROOT"
+  # setsid makes the worker a process-group leader: `down` stops it and its node child together.
+  setsid nohup "$ROOT/node_modules/.bin/tsx" worker/main.ts >"$LOGS/worker.log" 2>&1 </dev/null &
+  echo $! >"$RUN/worker.pid"
   for _ in $(seq 1 120); do
     grep -q 'polling' "$LOGS/worker.log" 2>/dev/null && return
     alive "$RUN/worker.pid" || { tail -20 "$LOGS/worker.log" >&2; die "worker exited during start"; }
