@@ -1,6 +1,8 @@
-// Full load: plan chunks, copy batches of them, then post-data (indexes, constraints, sequences).
-// Each chunk commits with its marker on the target, so a retried batch skips what is done; the
-// heartbeat carries the chunks finished so far and the rows/bytes of the one in flight.
+// Full load: plan chunks, hold the source snapshot every chunk reads under, copy batches of
+// chunks, then post-data (indexes, constraints, sequences). Each chunk commits with its marker on
+// the target, so a retried batch skips what is done; the heartbeat carries the chunks finished so
+// far and the rows/bytes of the one in flight.
+import { Context } from '@temporalio/activity';
 import type { ChunkResult, LoadChunk, MigrationContext, TableMapping } from '../workflows/types';
 import { engineContext, heartbeating, type ActivityDeps } from './context';
 
@@ -9,28 +11,82 @@ export interface CopyHeartbeat {
   current?: { chunkId: string; rows: number; bytes: number };
 }
 
+/** How often waitForSnapshot looks for the holder's snapshot. */
+const SNAPSHOT_POLL_MS = 250;
+
+/**
+ * Heartbeat at least three times per heartbeat timeout: a workflow that shortens the timeout (so a
+ * dead worker's activities are retried quickly) must not see a live activity time out.
+ */
+function beatOften(deps: ActivityDeps): ActivityDeps {
+  const interval = deps.heartbeatIntervalMs ?? 5_000;
+  let timeout: number | undefined;
+  try {
+    timeout = Context.current().info.heartbeatTimeoutMs;
+  } catch {
+    timeout = undefined; // outside an activity
+  }
+  return timeout ? { ...deps, heartbeatIntervalMs: Math.max(100, Math.min(interval, Math.floor(timeout / 3))) } : deps;
+}
+
 export function fullLoadActivities(deps: ActivityDeps) {
   return {
     async planFullLoad(ctx: MigrationContext, tables: TableMapping[]): Promise<LoadChunk[]> {
-      return heartbeating(deps, async () => {
+      return heartbeating(beatOften(deps), async () => {
         const { engine, ectx } = await engineContext(deps, ctx);
         return engine.planFullLoad(ectx, tables);
       });
     },
 
-    async copyChunks(ctx: MigrationContext, chunks: LoadChunk[]): Promise<ChunkResult[]> {
+    /**
+     * Export a snapshot of the source and hold it open until this activity is cancelled (the
+     * workflow cancels it once every chunk is copied); then release it and end as cancelled.
+     * Fails with SnapshotLost when the holding session dies. An engine without snapshots holds nothing.
+     */
+    async holdSnapshot(ctx: MigrationContext): Promise<void> {
+      return heartbeating(beatOften(deps), async () => {
+        const { engine, ectx } = await engineContext(deps, ctx);
+        const signal = ectx.signal;
+        if (engine.holdSnapshot) await engine.holdSnapshot(ectx);
+        else if (signal) await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+        // Released because the activity was cancelled: report it as cancelled, not completed.
+        signal?.throwIfAborted();
+      });
+    },
+
+    /** The snapshot the holder recorded, once it can be imported (polls until then); undefined for an engine without snapshots. */
+    async waitForSnapshot(ctx: MigrationContext): Promise<string | undefined> {
+      return heartbeating(beatOften(deps), async () => {
+        const { engine, ectx } = await engineContext(deps, ctx);
+        if (!engine.holdSnapshot || !engine.currentSnapshot) return undefined;
+        for (;;) {
+          ectx.signal?.throwIfAborted();
+          const id = await engine.currentSnapshot(ectx);
+          if (id !== undefined) return id;
+          await new Promise((r) => setTimeout(r, SNAPSHOT_POLL_MS));
+        }
+      });
+    },
+
+    /** Copy chunks in order, each under `snapshotId` when given (SnapshotLost when it is gone). */
+    async copyChunks(ctx: MigrationContext, chunks: LoadChunk[], snapshotId?: string): Promise<ChunkResult[]> {
       const beat: CopyHeartbeat = { done: [] };
       return heartbeating(
-        deps,
+        beatOften(deps),
         async () => {
           const { engine, ectx } = await engineContext(deps, ctx);
           const results: ChunkResult[] = [];
           for (const chunk of chunks) {
             ectx.signal?.throwIfAborted();
             beat.current = { chunkId: chunk.id, rows: 0, bytes: 0 };
-            const result = await engine.copyChunk(ectx, chunk, (p) => {
-              beat.current = { chunkId: chunk.id, ...p };
-            });
+            const result = await engine.copyChunk(
+              ectx,
+              chunk,
+              (p) => {
+                beat.current = { chunkId: chunk.id, ...p };
+              },
+              snapshotId,
+            );
             results.push(result);
             beat.done.push(chunk.id);
             beat.current = undefined;
@@ -42,7 +98,7 @@ export function fullLoadActivities(deps: ActivityDeps) {
     },
 
     async finishLoad(ctx: MigrationContext, tables: TableMapping[]): Promise<void> {
-      return heartbeating(deps, async () => {
+      return heartbeating(beatOften(deps), async () => {
         const { engine, ectx } = await engineContext(deps, ctx);
         await engine.finishLoad(ectx, tables);
       });

@@ -65,6 +65,13 @@ function errorMessage(err: unknown): { message: string; type?: string } {
   return { message: e instanceof Error ? e.message : String(e) };
 }
 
+function isSnapshotLost(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (e instanceof ApplicationFailure && e.type === 'SnapshotLost') return true;
+  }
+  return false;
+}
+
 export async function migrationWorkflow(input: MigrationInput): Promise<MigrationResult | DmsMigrationResult> {
   const spec = validSpec(input);
   // AWS DMS runs its own journey (same phases, gates, messages and cleanup semantics).
@@ -90,6 +97,9 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   } as const;
   const acts = proxyActivities<FerryActivities>(options);
+  // The snapshot holder is never retried by Temporal: a new snapshot is a different point in time,
+  // so whether one may replace it is the workflow's decision (see fullLoad).
+  const holderActs = proxyActivities<FerryActivities>({ ...options, scheduleToCloseTimeout: undefined, startToCloseTimeout: '30 days', retry: { maximumAttempts: 1 } });
 
   // ---- state the handlers touch
   let abortRequested = false;
@@ -219,16 +229,58 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     }
   }
 
+  /**
+   * Copy every chunk under one exported snapshot, held open by a holder activity for as long as
+   * chunks need it. If the holder's session is lost (its worker died), chunks fail with
+   * SnapshotLost. With the source fenced since before the load, a new snapshot sees the same data,
+   * so the load goes on under a new one (committed chunks stay: markers skip them); unfenced, a
+   * new snapshot would be another point in time, so the step fails loudly instead.
+   */
   async function fullLoad(tables: ProvisionResult['tables']): Promise<void> {
     const chunks = await acts.planFullLoad(ctx, tables);
     planTables(progress, chunks);
     publishDetails(progress);
-    await runBatches(
-      batchChunks(chunks, { ...DEFAULT_BATCH_LIMITS, maxChunks: tuning.batchMaxChunks ?? DEFAULT_BATCH_LIMITS.maxChunks }),
-      spec.parallelism,
-      (batch: LoadChunk[]) => acts.copyChunks(ctx, batch),
-      (batch, results) => recordChunks(progress, batch, results),
-    );
+    const counted = new Set<string>();
+    const limits = { ...DEFAULT_BATCH_LIMITS, maxChunks: tuning.batchMaxChunks ?? DEFAULT_BATCH_LIMITS.maxChunks };
+    for (;;) {
+      const pending = chunks.filter((c) => !counted.has(c.id));
+      if (pending.length === 0) return;
+      const holder = new CancellationScope();
+      let holderError: unknown;
+      const holding = holder.run(() => holderActs.holdSnapshot(ctx)).then(
+        () => undefined,
+        (err: unknown) => {
+          if (!isCancellation(err)) holderError = err;
+        },
+      );
+      try {
+        const snapshotId = await holder.run(() =>
+          Promise.race([
+            acts.waitForSnapshot(ctx),
+            holding.then(() => {
+              throw ApplicationFailure.nonRetryable(`the session holding the source snapshot ended before it was exported: ${errorMessage(holderError).message}`, 'SnapshotLost');
+            }),
+          ]),
+        );
+        await runBatches(
+          batchChunks(pending, limits),
+          spec.parallelism,
+          (batch: LoadChunk[]) => acts.copyChunks(ctx, batch, snapshotId),
+          (batch, results) => {
+            const fresh = results.filter((r) => !counted.has(r.chunkId));
+            fresh.forEach((r) => counted.add(r.chunkId));
+            recordChunks(progress, batch, fresh);
+          },
+        );
+      } catch (err) {
+        if (!isSnapshotLost(err) || !fence) throw err;
+        progress.snapshotRestarts = (progress.snapshotRestarts ?? 0) + 1;
+        log.warn('source snapshot lost; the source is fenced, so the load continues under a new snapshot', { error: errorMessage(err).message });
+      } finally {
+        holder.cancel();
+        await holding;
+      }
+    }
   }
 
   async function compensate(): Promise<void> {

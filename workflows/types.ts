@@ -45,8 +45,11 @@ export interface LoadChunk {
   /** Stable id, unique within the migration: the marker key on the target. */
   id: string;
   table: TableMapping;
-  /** A key range `[lo, hi)` on one column; absent = the whole table. */
-  range?: { column: string; lo: string | null; hi: string | null };
+  /**
+   * A range `[lo, hi)` (null = open end); absent = the whole table. kind 'key' (the default): values
+   * of an integer key column; 'ctid': heap block numbers (column is 'ctid'), rows of blocks lo..hi-1.
+   */
+  range?: { column: string; lo: string | null; hi: string | null; kind?: 'key' | 'ctid' };
 }
 
 export interface ChunkResult {
@@ -173,6 +176,8 @@ export interface MigrationProgress {
   cutover: { approved: boolean; approvedBy?: string; waitingFor: string[] };
   validation?: ValidationReport;
   abortRequested: boolean;
+  /** Times the full load went on under a new snapshot after losing one (fenced source only). */
+  snapshotRestarts?: number;
   /** Online modes: replication lag in seconds, when known. */
   lagSeconds?: number;
   /** Engine aws-dms: the replication task's state and table statistics. */
