@@ -1,14 +1,16 @@
-// Starts the real components once for the whole run (idempotent: reuses what already runs).
+// Starts the real components once for the whole run (idempotent: reuses what already runs), and
+// hands the test processes what `scripts/dev.sh env` exports: ports, endpoints, password variables.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(__dirname, '../..');
 
 export default function setup(): void {
-  execFileSync(path.join(root, 'scripts/dev.sh'), ['up'], { stdio: 'inherit', timeout: 20 * 60_000 });
-  const secrets = path.join(process.env.FERRY_STATE_DIR ?? path.join(root, '.ferry'), 'secrets');
-  process.env.FERRY_SOURCE_PASSWORD = readFileSync(path.join(secrets, 'source-password'), 'utf8').trim();
-  process.env.FERRY_TARGET_PASSWORD = readFileSync(path.join(secrets, 'target-password'), 'utf8').trim();
-  process.env.TEMPORAL_ADDRESS ??= '127.0.0.1:7233';
+  const devsh = path.join(root, 'scripts/dev.sh');
+  execFileSync(devsh, ['up'], { stdio: 'inherit', timeout: 20 * 60_000 });
+  const exports = execFileSync('bash', ['-c', `eval "$("${devsh}" env)" && env -0`], { encoding: 'utf8' });
+  for (const entry of exports.split('\0')) {
+    const eq = entry.indexOf('=');
+    if (eq > 0 && /^(FERRY_|TEMPORAL_|AWS_|PATH$)/.test(entry.slice(0, eq))) process.env[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
 }
