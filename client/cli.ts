@@ -26,6 +26,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { MultiBar, type SingleBar } from 'cli-progress';
 import { stringify as toYaml } from 'yaml';
+import { renderValidationText } from '../workflows/validationText';
 import {
   ConnectionConfigError,
   FerryClient,
@@ -550,6 +551,25 @@ export function buildProgram(io: Io, setExit: (code: number) => void, clients: {
       const id = idArg(raw);
       const { step } = await (await client()).retry(id);
       print(`retrying step ${step} of ${id}`);
+    });
+
+  program
+    .command('validate')
+    .description('print the per-table validation report of a migration (exit 0 match, 1 mismatch, 3 none yet)')
+    .argument('<id>', 'workflow id or migration name')
+    .option('--json', 'print the report as JSON')
+    .action(async (raw: string, opts: { json?: boolean }) => {
+      const id = idArg(raw);
+      const progress = await (await client()).getProgress(id);
+      const report = progress.validation;
+      if (!report) {
+        print(`${id} has no validation report yet (phase ${progress.phase})`);
+        setExit(EXIT.notFound);
+        return;
+      }
+      if (opts.json) printJson(report);
+      else print(renderValidationText(report));
+      setExit(report.status === 'mismatch' ? EXIT.failed : EXIT.ok);
     });
 
   program

@@ -332,7 +332,12 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
         progress.validation = report;
         if (report.status === 'mismatch') {
           const bad = report.tables.filter((t) => t.status === 'mismatch').map((t) => `${t.source} -> ${t.target}`);
-          throw ApplicationFailure.nonRetryable(`validation found differences in ${bad.length} table(s): ${bad.join(', ')}`, 'ValidationMismatch');
+          const schema = (report.schema ?? []).filter((i) => i.status === 'mismatch').map((i) => `${i.kind} ${i.object}: ${i.message}`);
+          const parts = [
+            bad.length > 0 ? `data differs in ${bad.length} table(s): ${bad.join(', ')}` : '',
+            schema.length > 0 ? `schema differs: ${schema.slice(0, 20).join('; ')}${schema.length > 20 ? ` (+${schema.length - 20} more)` : ''}` : '',
+          ].filter(Boolean);
+          throw ApplicationFailure.nonRetryable(`validation found differences: ${parts.join('. ')}`, 'ValidationMismatch');
         }
         return report;
       });

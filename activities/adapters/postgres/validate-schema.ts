@@ -1,0 +1,225 @@
+// Schema validation: each migrated table on the target against its source, through the rename
+// mapping: the table, its columns and types, primary / unique / foreign keys, check constraints,
+// indexes, and the sequences its columns use (target value at or beyond the source's).
+// Definitions are compared canonically: identifiers unquoted, source names mapped to target names.
+import type pg from 'pg';
+import type { MigrationSpec } from '../../../workflows/spec';
+import type { SchemaValidation, TableMapping } from '../../../workflows/types';
+import { mapSchema } from './selection';
+import { displayName } from './sql';
+
+/** Canonical text of an SQL fragment: identifiers (quoted or not) as "name" after `map`, literals kept, whitespace collapsed. */
+export function canonicalSql(def: string, map: ReadonlyMap<string, string> = new Map()): string {
+  const re = /"((?:[^"]|"")*)"|('(?:[^']|'')*')|([A-Za-z_\u0080-\uffff][A-Za-z0-9_$\u0080-\uffff]*)|(\s+)|([\s\S])/g;
+  let out = '';
+  for (let m = re.exec(def); m; m = re.exec(def)) {
+    if (m[1] !== undefined || m[3] !== undefined) {
+      const name = m[1] !== undefined ? m[1].replace(/""/g, '"') : m[3]!.toLowerCase();
+      out += `"${(map.get(name) ?? name).replace(/"/g, '""')}"`;
+    } else if (m[2] !== undefined) out += m[2];
+    else if (m[4] !== undefined) out += ' ';
+    else out += m[5];
+  }
+  return out.trim();
+}
+
+interface Catalog {
+  exists: boolean;
+  columns: { name: string; type: string; notnull: boolean }[];
+  constraints: { kind: string; name: string; def: string; cols: string[]; refSchema: string | null; refTable: string | null; refCols: string[]; actions: string }[];
+  indexes: { name: string; def: string }[];
+  sequences: { schema: string; name: string; last: string | null; increment: string }[];
+}
+
+async function readCatalog(c: pg.Client, schema: string, table: string): Promise<Catalog> {
+  const rel = await c.query<{ oid: string }>(
+    `SELECT c.oid::int8::text AS oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`,
+    [schema, table],
+  );
+  const oid = rel.rows[0]?.oid;
+  if (!oid) return { exists: false, columns: [], constraints: [], indexes: [], sequences: [] };
+  // One session runs one query at a time: in sequence.
+  const cols = await c.query<{ name: string; type: string; notnull: boolean }>(
+      `SELECT attname AS name, pg_catalog.format_type(atttypid, atttypmod) AS type, attnotnull AS notnull
+         FROM pg_catalog.pg_attribute WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+      [oid],
+    );
+  const cons = await c.query<Catalog['constraints'][number]>(
+      `SELECT co.contype::text AS kind, co.conname AS name, pg_catalog.pg_get_constraintdef(co.oid) AS def,
+              coalesce((SELECT array_agg(a.attname::text ORDER BY k.o) FROM unnest(co.conkey) WITH ORDINALITY k(n, o)
+                         JOIN pg_catalog.pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k.n), '{}') AS cols,
+              rn.nspname AS "refSchema", r.relname AS "refTable",
+              coalesce((SELECT array_agg(a.attname::text ORDER BY k.o) FROM unnest(co.confkey) WITH ORDINALITY k(n, o)
+                         JOIN pg_catalog.pg_attribute a ON a.attrelid = co.confrelid AND a.attnum = k.n), '{}') AS "refCols",
+              co.confupdtype::text || co.confdeltype::text || co.confmatchtype::text || co.condeferrable::text || co.condeferred::text AS actions
+         FROM pg_catalog.pg_constraint co
+         LEFT JOIN pg_catalog.pg_class r ON r.oid = co.confrelid LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace
+        WHERE co.conrelid = $1::oid AND co.contype IN ('p', 'u', 'f', 'c') ORDER BY co.conname`,
+      [oid],
+    );
+  const idx = await c.query<{ name: string; def: string }>(
+      `SELECT ic.relname AS name, pg_catalog.pg_get_indexdef(i.indexrelid) AS def
+         FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+        WHERE i.indrelid = $1::oid AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint co WHERE co.conindid = i.indexrelid AND co.conrelid = i.indrelid)
+        ORDER BY ic.relname`,
+      [oid],
+    );
+  const seqs = await c.query<Catalog['sequences'][number]>(
+      `WITH s(oid) AS (
+          SELECT d.objid FROM pg_catalog.pg_depend d
+           WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = $1::oid AND d.deptype IN ('a', 'i')
+          UNION
+          SELECT d.refobjid FROM pg_catalog.pg_attrdef ad JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_attrdef'::regclass AND d.objid = ad.oid
+           WHERE ad.adrelid = $1::oid AND d.refclassid = 'pg_catalog.pg_class'::regclass)
+       SELECT n.nspname AS schema, c.relname AS name, ps.last_value::text AS last, ps.increment_by::text AS increment
+         FROM s JOIN pg_catalog.pg_class c ON c.oid = s.oid AND c.relkind = 'S' JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         JOIN pg_catalog.pg_sequences ps ON ps.schemaname = n.nspname AND ps.sequencename = c.relname
+        ORDER BY 1, 2`,
+      [oid],
+    );
+  return { exists: true, columns: cols.rows, constraints: cons.rows, indexes: idx.rows, sequences: seqs.rows };
+}
+
+async function readSequence(c: pg.Client, schema: string, name: string): Promise<{ last: string | null } | null> {
+  const r = await c.query<{ last: string | null }>('SELECT last_value::text AS last FROM pg_catalog.pg_sequences WHERE schemaname = $1 AND sequencename = $2', [schema, name]);
+  return r.rows[0] ?? null;
+}
+
+const KIND_OF: Record<string, SchemaValidation['kind']> = { p: 'primary_key', u: 'unique', f: 'foreign_key', c: 'check' };
+
+/** Compare two multisets of signatures; names for the message. */
+function compareSets(source: { sig: string; name: string }[], target: { sig: string; name: string }[]): { missing: string[]; extra: string[] } {
+  const left = [...target];
+  const missing: string[] = [];
+  for (const s of source) {
+    const i = left.findIndex((t) => t.sig === s.sig);
+    if (i >= 0) left.splice(i, 1);
+    else missing.push(s.name);
+  }
+  return { missing, extra: left.map((t) => t.name) };
+}
+
+export async function validateTableSchema(
+  src: pg.Client,
+  tgt: pg.Client,
+  t: TableMapping,
+  all: TableMapping[],
+  spec: Pick<MigrationSpec, 'rename'>,
+): Promise<SchemaValidation[]> {
+  const object = displayName(t.target.schema, t.target.name);
+  const [s, d] = await Promise.all([readCatalog(src, t.source.schema, t.source.name), readCatalog(tgt, t.target.schema, t.target.name)]);
+  if (!d.exists) return [{ object, kind: 'table', status: 'mismatch', message: `${object} (from ${displayName(t.source.schema, t.source.name)}) does not exist on the target` }];
+  const items: SchemaValidation[] = [{ object, kind: 'table', status: 'match', message: `${object} exists on the target` }];
+
+  // Source names -> target names: this table's columns (generated ones too), schemas, tables.
+  const columnMap = (m: TableMapping | undefined, schema: string, table: string) => {
+    const map = new Map<string, string>();
+    for (const [k, v] of Object.entries(spec.rename.columns)) {
+      const dot = k.lastIndexOf('.');
+      if (k.slice(0, dot) === `${schema}.${table}`) map.set(k.slice(dot + 1), v);
+    }
+    for (const c of m?.columns ?? []) map.set(c.source, c.target);
+    return map;
+  };
+  const cols = columnMap(t, t.source.schema, t.source.name);
+  const names = new Map<string, string>(Object.entries(spec.rename.schemas));
+  for (const m of all) if (m.source.name !== m.target.name) names.set(m.source.name, m.target.name);
+  const defMap = new Map([...names, ...cols]);
+  const typeMap = new Map(Object.entries(spec.rename.schemas));
+
+  // Columns.
+  const problems: string[] = [];
+  const tcols = new Map(d.columns.map((c) => [c.name, c]));
+  const seen = new Set<string>();
+  for (const c of s.columns) {
+    const name = cols.get(c.name) ?? c.name;
+    seen.add(name);
+    const x = tcols.get(name);
+    if (!x) problems.push(`${name} missing`);
+    else if (canonicalSql(c.type, typeMap) !== canonicalSql(x.type)) problems.push(`${name} is ${x.type}, source ${c.type}`);
+    else if (c.notnull !== x.notnull) problems.push(`${name} is ${x.notnull ? 'NOT NULL' : 'nullable'}, source ${c.notnull ? 'NOT NULL' : 'nullable'}`);
+  }
+  for (const c of d.columns) if (!seen.has(c.name)) problems.push(`${c.name} only on the target`);
+  items.push({
+    object,
+    kind: 'column',
+    status: problems.length ? 'mismatch' : 'match',
+    message: problems.length ? `columns differ: ${problems.join('; ')}` : `${s.columns.length} column(s) match (names, types, nullability)`,
+  });
+
+  // Constraints, by kind.
+  const sig = (c: Catalog['constraints'][number], side: 'source' | 'target'): string => {
+    const mapCols = (list: string[], m: Map<string, string>) => list.map((x) => (side === 'source' ? (m.get(x) ?? x) : x)).join(',');
+    if (c.kind === 'p' || c.kind === 'u') return `${c.kind}(${mapCols(c.cols, cols)})`;
+    if (c.kind === 'f') {
+      let refSchema = c.refSchema ?? '';
+      let refTable = c.refTable ?? '';
+      let refMap = new Map<string, string>();
+      if (side === 'source') {
+        const ref = all.find((m) => m.source.schema === refSchema && m.source.name === refTable);
+        refMap = columnMap(ref, refSchema, refTable);
+        refTable = ref?.target.name ?? refTable;
+        refSchema = ref?.target.schema ?? mapSchema(spec.rename, refSchema);
+      }
+      return `f(${mapCols(c.cols, cols)})->${refSchema}.${refTable}(${mapCols(c.refCols, refMap)}) ${c.actions}`;
+    }
+    return `c ${side === 'source' ? canonicalSql(c.def, defMap) : canonicalSql(c.def)}`;
+  };
+  for (const kind of ['p', 'u', 'f', 'c']) {
+    const a = s.constraints.filter((c) => c.kind === kind);
+    const b = d.constraints.filter((c) => c.kind === kind);
+    if (a.length === 0 && b.length === 0) continue;
+    const { missing, extra } = compareSets(
+      a.map((c) => ({ sig: sig(c, 'source'), name: c.name })),
+      b.map((c) => ({ sig: sig(c, 'target'), name: c.name })),
+    );
+    const diff = [...missing.map((n) => `${n} missing on the target`), ...extra.map((n) => `${n} only on the target`)];
+    items.push({
+      object,
+      kind: KIND_OF[kind]!,
+      status: diff.length ? 'mismatch' : 'match',
+      message: diff.length ? diff.join('; ') : `${a.length} ${KIND_OF[kind]!.replace('_', ' ')} constraint(s) match: ${a.map((c) => c.name).join(', ')}`,
+    });
+  }
+
+  // Indexes (those not backing a constraint), by definition after USING.
+  if (s.indexes.length || d.indexes.length) {
+    const body = (def: string, map?: Map<string, string>) => {
+      const at = def.indexOf(' USING ');
+      return `${/^CREATE UNIQUE/.test(def) ? 'unique ' : ''}${canonicalSql(at >= 0 ? def.slice(at) : def, map)}`;
+    };
+    const { missing, extra } = compareSets(
+      s.indexes.map((i) => ({ sig: body(i.def, defMap), name: i.name })),
+      d.indexes.map((i) => ({ sig: body(i.def), name: i.name })),
+    );
+    const diff = [...missing.map((n) => `${n} missing on the target`), ...extra.map((n) => `${n} only on the target`)];
+    items.push({
+      object,
+      kind: 'index',
+      status: diff.length ? 'mismatch' : 'match',
+      message: diff.length ? diff.join('; ') : `${s.indexes.length} index(es) match: ${s.indexes.map((i) => i.name).join(', ')}`,
+    });
+  }
+
+  // Sequences the table's columns use: the target must not hand out a value the source already did.
+  if (s.sequences.length) {
+    const diff: string[] = [];
+    const ok: string[] = [];
+    for (const q of s.sequences) {
+      const tname = displayName(mapSchema(spec.rename, q.schema), q.name);
+      const x = await readSequence(tgt, mapSchema(spec.rename, q.schema), q.name);
+      if (!x) diff.push(`${tname} missing on the target`);
+      else if (q.last === null) ok.push(`${tname} (unused on the source)`);
+      else if (x.last === null) diff.push(`${tname} is unused on the target but at ${q.last} on the source`);
+      else {
+        const ascending = BigInt(q.increment) > 0n;
+        const fine = ascending ? BigInt(x.last) >= BigInt(q.last) : BigInt(x.last) <= BigInt(q.last);
+        if (fine) ok.push(`${tname} at ${x.last} (source ${q.last})`);
+        else diff.push(`${tname} is at ${x.last}, behind the source's ${q.last}`);
+      }
+    }
+    items.push({ object, kind: 'sequence', status: diff.length ? 'mismatch' : 'match', message: diff.length ? diff.join('; ') : ok.join(', ') });
+  }
+  return items;
+}
