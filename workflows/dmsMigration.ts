@@ -124,7 +124,7 @@ export async function dmsMigration(input: DmsMigrationInput): Promise<DmsMigrati
     approveCutoverUpdate,
     (req) => {
       approve(req ?? {});
-      return progress as unknown as MigrationProgress;
+      return progress;
     },
     {
       validator: (_req) => {
@@ -168,7 +168,7 @@ export async function dmsMigration(input: DmsMigrationInput): Promise<DmsMigrati
       log.info('precheck warnings acknowledged', { ids, by: req?.by });
       if (progress.precheck) progress.precheck = acknowledgeWarnings(progress.precheck.items, acknowledged);
       publishDmsDetails(progress);
-      return progress as unknown as MigrationProgress;
+      return progress;
     },
     {
       validator: (req: AcknowledgeWarningsInput | undefined) => {

@@ -25,6 +25,7 @@ import {
   approveSignal,
   progressQuery,
   retryUpdate,
+  type AcknowledgeWarningsInput,
   type ApproveCutoverInput,
 } from './messages';
 import { parseSpec, SpecError, type MigrationSpec } from './spec';
@@ -181,12 +182,12 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
       return progress;
     },
     {
-      validator: (req) => {
+      validator: (req: AcknowledgeWarningsInput | undefined) => {
         if (progress.phase !== 'awaiting_acknowledgement' || !progress.precheck) {
           throw new Error(`no precheck warnings are waiting: the migration is in phase '${progress.phase}'`);
         }
         const warnings = progress.precheck.items.filter((i) => i.status === 'warning').map((i) => i.id);
-        const unknown = (req?.ids ?? []).filter((pattern: string) => !warnings.some((id) => matchesAck(id, pattern)));
+        const unknown = (req?.ids ?? []).filter((pattern) => !warnings.some((id) => matchesAck(id, pattern)));
         if (unknown.length > 0) throw new Error(`no precheck warning matches ${unknown.join(', ')}; warnings are: ${warnings.join(', ')}`);
       },
     },

@@ -45,8 +45,10 @@ export const cutoverSchema = z
       })
       .strict()
       .optional(),
-    /** Online mode: cut over only when replication lag is at or under this many seconds. */
+    /** Online mode: cut over only when replication lag is at or under this many seconds... */
     maxLagSeconds: z.number().positive().default(5),
+    /** ...for at least this long. */
+    lagSustainSeconds: z.number().min(0).default(10),
   })
   .strict();
 
@@ -94,7 +96,17 @@ export const migrationSpecBaseSchema = z
       })
       .strict()
       .default({ chunkTargetMB: 256 }),
-    cutover: cutoverSchema.default({ requireApproval: true, maxLagSeconds: 5 }),
+    cutover: cutoverSchema.default({ requireApproval: true, maxLagSeconds: 5, lagSustainSeconds: 10 }),
+    /** Online mode: change data capture. */
+    cdc: z
+      .object({
+        /** A CDC activity streams this long before the workflow looks at the gate again. */
+        sliceSeconds: z.number().int().min(1).max(3600).default(30),
+        /** How often the heartbeat table on the source is written (lag in seconds, as DTS does). */
+        heartbeatIntervalSeconds: z.number().min(0.1).max(60).default(1),
+      })
+      .strict()
+      .default({ sliceSeconds: 30, heartbeatIntervalSeconds: 1 }),
     fence: z
       .object({
         /** Offline mode makes the source read-only before the copy and until cleanup. */
@@ -143,13 +155,6 @@ export const migrationSpecSchema = migrationSpecBaseSchema.superRefine((spec, ct
   }
   if (spec.engine !== 'aws-dms' && spec.dms) {
     ctx.addIssue({ code: 'custom', path: ['dms'], message: `only applies to engine aws-dms, not ${spec.engine}` });
-  }
-  if (spec.engine === 'native-postgres' && spec.mode === 'online') {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['mode'],
-      message: 'online (change data capture) is not available yet for native-postgres; use offline, or engine aws-dms',
-    });
   }
 });
 

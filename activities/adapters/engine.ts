@@ -76,4 +76,46 @@ export interface MigrationEngine {
   validate(ctx: EngineContext, tables: TableMapping[]): Promise<ValidationReport>;
   /** Idempotent; see CleanupOptions. */
   cleanup(ctx: EngineContext, options: CleanupOptions): Promise<void>;
+
+  // ---- online mode (change data capture); engines without it leave these out
+  /**
+   * Online mode, before the full load: the publication of the selected tables and the heartbeat
+   * table on the source (idempotent). holdSnapshot then creates the logical replication slot with
+   * an exported snapshot and records the slot's consistent LSN beside the snapshot id.
+   */
+  prepareCapture?(ctx: EngineContext): Promise<void>;
+  /**
+   * Stream changes from the slot and apply them to the target in transaction-sized batches, each
+   * committed with the source LSN it reached (exactly once across restarts: a restart resumes
+   * after the last committed LSN). Confirms flushed LSNs to the slot. Returns after
+   * `maxSeconds`, or once `untilLsn` is applied.
+   */
+  streamChanges?(ctx: EngineContext, options: StreamOptions, onProgress: (p: CaptureProgress) => void): Promise<CaptureProgress>;
+  /** The source's current WAL position (after the fence: the point to drain to). */
+  currentLsn?(ctx: EngineContext): Promise<string>;
+  /** Set every target sequence from the source (at cutover, after the drain). */
+  syncSequences?(ctx: EngineContext, tables: TableMapping[]): Promise<void>;
+  /** Drop the slot, the publication and the heartbeat table from the source (idempotent). */
+  stopCapture?(ctx: EngineContext): Promise<void>;
+}
+
+export interface StreamOptions {
+  maxSeconds: number;
+  /** Stop once changes up to this LSN are applied (the drain at cutover). */
+  untilLsn?: string;
+}
+
+export interface CaptureProgress {
+  /** Last source LSN committed on the target with its batch. */
+  appliedLsn: string;
+  /** Changes (rows) applied by this call. */
+  applied: number;
+  /** Seconds between now and the newest source heartbeat applied on the target. */
+  lagSeconds?: number;
+  /** WAL bytes between the source's current position and appliedLsn. */
+  lagBytes: number;
+  /** True when untilLsn was reached. */
+  reachedUntil: boolean;
+  /** Oldest open transaction on the source holding WAL back, when older than a minute. */
+  longTransactionWarning?: string;
 }
