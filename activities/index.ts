@@ -7,6 +7,7 @@ import { fullLoadActivities } from './fullLoad';
 import { cutoverActivities } from './cutover';
 import { validateActivities } from './validate';
 import { cleanupActivities } from './cleanup';
+import { cdcActivities } from './cdc';
 import { createPitrActivities } from './pitr';
 import { createDmsActivities } from './dms';
 
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDeps) {
     ...cutoverActivities(deps),
     ...validateActivities(deps),
     ...cleanupActivities(deps),
+    ...cdcActivities(deps),
     ...createDmsActivities({ heartbeatIntervalMs: deps.heartbeatIntervalMs, ...deps.dms }),
     ...createPitrActivities({ secrets: deps.secrets, heartbeatIntervalMs: deps.heartbeatIntervalMs }),
   };

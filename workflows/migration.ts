@@ -11,6 +11,8 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  ContinueAsNew,
+  continueAsNew,
   isCancellation,
   log,
   proxyActivities,
@@ -39,11 +41,12 @@ import type {
   Step,
   ValidationReport,
 } from './types';
-import { closeTimings, enterPhase, initialProgress, planTables, publishDetails, recordChunks } from './progress';
+import { closeTimings, enterPhase, initialProgress, planTables, publishDetails, recordChunks, recordLag } from './progress';
 import { batchChunks, DEFAULT_BATCH_LIMITS, runBatches } from './fullLoad';
 import { msUntilWindowOpens } from './window';
 import { dmsMigration } from './dmsMigration';
 import type { DmsMigrationResult } from './dmsTypes';
+import type { CaptureProgress } from '../activities/adapters/engine';
 
 import { acknowledgeWarnings, matchesAck } from './precheck';
 
@@ -80,7 +83,9 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   const tuning = input.tuning ?? {};
   const migrationId = workflowInfo().workflowId;
   const ctx: MigrationContext = { migrationId, spec };
-  const progress = initialProgress(migrationId, spec);
+  const resume = input.resume;
+  const progress = resume?.progress ?? initialProgress(migrationId, spec);
+  const online = spec.mode === 'online';
 
   const retry = {
     initialInterval: tuning.initialRetryIntervalMs ?? 1_000,
@@ -106,10 +111,11 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   let abortRequested = false;
   let abortReason: string | undefined;
   let retryRequested = false;
-  const acknowledged: string[] = [...spec.precheck.acknowledge];
-  let provisionStarted = false;
+  const acknowledged: string[] = resume?.acknowledged ?? [...spec.precheck.acknowledge];
+  let provisionStarted = resume !== undefined;
+  let captureStarted = resume !== undefined && online;
   let fenceStarted = false;
-  let provisioned: ProvisionResult | undefined;
+  let provisioned: ProvisionResult | undefined = resume?.provisioned;
   let fence: FenceState | undefined;
   let fencedAt: number | undefined;
   let validation: ValidationReport | undefined;
@@ -118,7 +124,8 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   const approvalRejection = (): string | undefined => {
     if (abortRequested || progress.abortRequested) return 'the migration is being aborted; approval is no longer possible';
     if (progress.cutover.approved) return `cutover was already approved${progress.cutover.approvedBy ? ` by ${progress.cutover.approvedBy}` : ''}`;
-    if (progress.phase !== 'awaiting_cutover') return `cutover is not awaiting approval yet: the migration is in phase '${progress.phase}'`;
+    const gatePhases = online ? ['cdc', 'awaiting_cutover'] : ['awaiting_cutover'];
+    if (!gatePhases.includes(progress.phase)) return `cutover is not awaiting approval yet: the migration is in phase '${progress.phase}'`;
     return undefined;
   };
   const approve = (req: ApproveCutoverInput) => {
@@ -200,7 +207,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
       try {
         return await run();
       } catch (err) {
-        if (isCancellation(err)) throw err;
+        if (isCancellation(err) || err instanceof ContinueAsNew) throw err;
         const { message, type } = errorMessage(err);
         progress.failedStep = name;
         progress.lastError = { step: name, message, type, at: new Date().toISOString() };
@@ -213,13 +220,19 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     }
   }
 
+  /** What the gate still waits for, apart from lag: approval and the window. */
+  function gateWaits(): { waitingFor: string[]; untilWindow: number } {
+    const waitingFor: string[] = [];
+    if (spec.cutover.requireApproval && !progress.cutover.approved) waitingFor.push('approval');
+    const untilWindow = spec.cutover.window ? msUntilWindowOpens(Date.now(), spec.cutover.window) : 0;
+    if (untilWindow > 0) waitingFor.push(`cutover window ${spec.cutover.window?.start}-${spec.cutover.window?.end} ${spec.cutover.window?.timeZone}`);
+    return { waitingFor, untilWindow };
+  }
+
   async function cutoverGate(): Promise<void> {
     enterPhase(progress, 'awaiting_cutover');
     for (;;) {
-      const waitingFor: string[] = [];
-      if (spec.cutover.requireApproval && !progress.cutover.approved) waitingFor.push('approval');
-      const untilWindow = spec.cutover.window ? msUntilWindowOpens(Date.now(), spec.cutover.window) : 0;
-      if (untilWindow > 0) waitingFor.push(`cutover window ${spec.cutover.window?.start}-${spec.cutover.window?.end} ${spec.cutover.window?.timeZone}`);
+      const { waitingFor, untilWindow } = gateWaits();
       progress.cutover.waitingFor = waitingFor;
       publishDetails(progress);
       if (waitingFor.length === 0) return;
@@ -284,8 +297,60 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     }
   }
 
+  function recordCapture(p: CaptureProgress): void {
+    progress.capture = {
+      appliedLsn: p.appliedLsn,
+      lagBytes: p.lagBytes,
+      applied: (progress.capture?.applied ?? 0) + p.applied,
+      warning: p.longTransactionWarning,
+    };
+    recordLag(progress, p.lagSeconds);
+  }
+
+  /**
+   * Online mode: stream changes in slices until the gate opens: approved, inside the window, and
+   * lag at or under maxLagSeconds for lagSustainSeconds. Continues as new before history grows
+   * large, carrying the state, so waiting days for a cutover window stays cheap.
+   */
+  async function captureUntilGateOpens(tables: ProvisionResult['tables']): Promise<void> {
+    let lagUnderSince = resume?.lagUnderSince;
+    for (;;) {
+      const p = await acts.streamChanges(ctx, { maxSeconds: spec.cdc.sliceSeconds, tables });
+      recordCapture(p);
+      const lagOk = p.lagSeconds !== undefined && p.lagSeconds <= spec.cutover.maxLagSeconds;
+      lagUnderSince = lagOk ? (lagUnderSince ?? Date.now()) : undefined;
+      const { waitingFor } = gateWaits();
+      if (lagUnderSince === undefined || Date.now() - lagUnderSince < spec.cutover.lagSustainSeconds * 1000) {
+        waitingFor.push(`lag <= ${spec.cutover.maxLagSeconds}s for ${spec.cutover.lagSustainSeconds}s (now ${p.lagSeconds ?? 'unknown'}s)`);
+      }
+      progress.cutover.waitingFor = waitingFor;
+      publishDetails(progress);
+      if (waitingFor.length === 0) return;
+      if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > 10_000) {
+        await continueAsNew<typeof migrationWorkflow>({
+          spec: input.spec,
+          tuning: input.tuning,
+          resume: { progress, provisioned: provisioned as ProvisionResult, acknowledged, lagUnderSince },
+        });
+      }
+    }
+  }
+
+  /** Online cutover: the source is fenced; drain every change up to its final position. */
+  async function drainAndOpen(tables: ProvisionResult['tables']): Promise<void> {
+    const finalLsn = await acts.currentLsn(ctx);
+    for (;;) {
+      const p = await acts.streamChanges(ctx, { maxSeconds: 60, untilLsn: finalLsn, tables });
+      recordCapture(p);
+      if (p.reachedUntil) break;
+    }
+    await acts.syncSequences(ctx, tables);
+    await acts.applyRenames(ctx, tables);
+  }
+
   async function compensate(): Promise<void> {
     enterPhase(progress, 'aborting');
+    if (captureStarted) await acts.stopCapture(ctx);
     if (fence || fenceStarted) {
       // A fence whose result was lost restores the database default (RESET).
       await acts.unfenceSource(ctx, fence ?? { previousReadOnly: null, terminatedSessions: 0 });
@@ -295,39 +360,60 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
 
   try {
     await main.run(async () => {
-      await step('precheck', async () => {
-        // Unacknowledged warnings hold the migration until someone accepts them; then the
-        // precheck runs again, since the databases may have changed while it waited.
-        for (;;) {
-          const report = acknowledgeWarnings((await acts.precheck(ctx)).items, acknowledged);
-          progress.precheck = report;
-          if (report.status === 'fail') {
-            const failing = report.items.filter((i) => i.status === 'fail').map((i) => `${i.id}: ${i.message}`);
-            throw ApplicationFailure.nonRetryable(`precheck failed:\n${failing.join('\n')}`, 'PrecheckFailed');
+      if (!resume) {
+        await step('precheck', async () => {
+          // Unacknowledged warnings hold the migration until someone accepts them; then the
+          // precheck runs again, since the databases may have changed while it waited.
+          for (;;) {
+            const report = acknowledgeWarnings((await acts.precheck(ctx)).items, acknowledged);
+            progress.precheck = report;
+            if (report.status === 'fail') {
+              const failing = report.items.filter((i) => i.status === 'fail').map((i) => `${i.id}: ${i.message}`);
+              throw ApplicationFailure.nonRetryable(`precheck failed:\n${failing.join('\n')}`, 'PrecheckFailed');
+            }
+            if (report.status === 'pass') return;
+            enterPhase(progress, 'awaiting_acknowledgement');
+            const before = acknowledged.length;
+            await condition(() => acknowledged.length > before);
+            enterPhase(progress, 'precheck');
           }
-          if (report.status === 'pass') return;
-          enterPhase(progress, 'awaiting_acknowledgement');
-          const before = acknowledged.length;
-          await condition(() => acknowledged.length > before);
-          enterPhase(progress, 'precheck');
+        });
+
+        provisionStarted = true;
+        provisioned = await step('provision', async () => {
+          const result = await acts.provision(ctx);
+          if (online) {
+            captureStarted = true;
+            await acts.prepareCapture(ctx); // publication + heartbeat table, before the slot
+          }
+          return result;
+        });
+
+        // Offline: the gate comes first, because the fence is where downtime begins.
+        if (!online) {
+          await cutoverGate();
+          if (spec.fence.enabled) {
+            fenceStarted = true;
+            fence = await step('fence', () => acts.fenceSource(ctx));
+            fencedAt = Date.now();
+          }
         }
-      });
 
-      provisionStarted = true;
-      provisioned = await step('provision', () => acts.provision(ctx));
+        const loaded = provisioned.tables;
+        await step('full_load', () => fullLoad(loaded));
+        await step('post_load', () => acts.finishLoad(ctx, loaded));
+      }
+      const tables = (provisioned as ProvisionResult).tables;
 
-      await cutoverGate();
-
-      if (spec.fence.enabled) {
+      if (online) {
+        await step('cdc', () => captureUntilGateOpens(tables));
         fenceStarted = true;
         fence = await step('fence', () => acts.fenceSource(ctx));
         fencedAt = Date.now();
+        await step('cutover', () => drainAndOpen(tables));
+      } else {
+        await step('cutover', () => acts.applyRenames(ctx, tables));
       }
-
-      const tables = provisioned.tables;
-      await step('full_load', () => fullLoad(tables));
-      await step('post_load', () => acts.finishLoad(ctx, tables));
-      await step('cutover', () => acts.applyRenames(ctx, tables));
       validation = await step('validate', async () => {
         const report = await acts.validate(ctx, tables);
         progress.validation = report;
@@ -342,7 +428,10 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
         }
         return report;
       });
-      await step('cleanup', () => acts.cleanup(ctx, { aborted: false, provision: provisioned }));
+      await step('cleanup', async () => {
+        if (online) await acts.stopCapture(ctx);
+        await acts.cleanup(ctx, { aborted: false, provision: provisioned });
+      });
     });
   } catch (err) {
     if (!isCancellation(err)) throw err;

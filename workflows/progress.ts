@@ -10,6 +10,14 @@ const phaseKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.phase, SearchAttribu
 const engineKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.engine, SearchAttributeType.KEYWORD);
 const migrationKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.migration, SearchAttributeType.KEYWORD);
 const modeKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.mode, SearchAttributeType.KEYWORD);
+const lagKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.lagSeconds, SearchAttributeType.DOUBLE);
+
+/** Record replication lag: progress, the FerryLagSeconds search attribute, the UI details. */
+export function recordLag(progress: MigrationProgress, lagSeconds: number | undefined): void {
+  progress.lagSeconds = lagSeconds;
+  if (lagSeconds !== undefined) upsertSearchAttributes([{ key: lagKey, value: lagSeconds }]);
+  publishDetails(progress);
+}
 
 export function initialProgress(migrationId: string, spec: MigrationSpec): MigrationProgress {
   return {
@@ -108,7 +116,11 @@ export function renderDetails(p: MigrationProgress): string {
   if (p.failedStep && p.lastError) {
     lines.push('', `**Failed at ${p.failedStep}:** ${p.lastError.message}`, '', 'Send the `retry` update to re-run the step, or the `abort` signal to roll back.');
   }
-  if (p.phase === 'awaiting_cutover') lines.push('', `**Waiting for:** ${p.cutover.waitingFor.join(', ') || 'nothing'}`);
+  if (p.phase === 'awaiting_cutover' || p.phase === 'cdc') lines.push('', `**Waiting for:** ${p.cutover.waitingFor.join(', ') || 'nothing'}`);
+  if (p.capture) {
+    lines.push('', `**Change capture:** applied up to ${p.capture.appliedLsn}, ${p.capture.applied} changes, lag ${p.lagSeconds ?? '?'} s / ${p.capture.lagBytes} bytes`);
+    if (p.capture.warning) lines.push('', `**Warning:** ${p.capture.warning}`);
+  }
   if (p.precheck) {
     lines.push('', '### Precheck', '', '| check | status | message |', '| --- | --- | --- |');
     for (const i of p.precheck.items) lines.push(`| ${i.id} | ${i.status} | ${i.message.replace(/\|/g, '\\|')} |`);

@@ -180,6 +180,8 @@ export interface MigrationProgress {
   snapshotRestarts?: number;
   /** Online modes: replication lag in seconds, when known. */
   lagSeconds?: number;
+  /** Online mode (native): where change capture stands. */
+  capture?: { appliedLsn: string; lagBytes: number; applied: number; warning?: string };
   /** Engine aws-dms: the replication task's state and table statistics. */
   dms?: DmsProgressDetails;
 }
@@ -208,6 +210,16 @@ export interface MigrationTuning {
 export interface MigrationInput {
   spec: MigrationSpec;
   tuning?: MigrationTuning;
+  /** Set by continue-as-new during change capture: the state the next run goes on from. */
+  resume?: MigrationResume;
+}
+
+export interface MigrationResume {
+  progress: MigrationProgress;
+  provisioned: ProvisionResult;
+  acknowledged: string[];
+  /** Workflow time since when lag has been under the threshold (sustain period). */
+  lagUnderSince?: number;
 }
 
 /** What each activity needs to find its databases: never a secret, only references. */
