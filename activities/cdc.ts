@@ -23,7 +23,7 @@ export function cdcActivities(deps: ActivityDeps) {
     },
 
     /** One slice of streaming; the heartbeat carries the applied LSN and the lag. */
-    async streamChanges(ctx: MigrationContext, options: StreamOptions & { tables?: TableMapping[] }): Promise<CaptureProgress> {
+    async streamChanges(ctx: MigrationContext, options: StreamOptions): Promise<CaptureProgress> {
       let last: CaptureProgress | undefined;
       return heartbeating(
         deps,

@@ -32,6 +32,7 @@ import {
 } from './messages';
 import { parseSpec, SpecError, type MigrationSpec } from './spec';
 import type {
+  CaptureProgress,
   FenceState,
   LoadChunk,
   MigrationContext,
@@ -46,7 +47,6 @@ import { batchChunks, DEFAULT_BATCH_LIMITS, runBatches } from './fullLoad';
 import { msUntilWindowOpens } from './window';
 import { dmsMigration } from './dmsMigration';
 import type { DmsMigrationResult } from './dmsTypes';
-import type { CaptureProgress } from '../activities/adapters/engine';
 
 import { acknowledgeWarnings, matchesAck } from './precheck';
 

@@ -227,3 +227,27 @@ export interface MigrationContext {
   migrationId: string;
   spec: MigrationSpec;
 }
+
+// ---- change data capture (online mode)
+export interface StreamOptions {
+  maxSeconds: number;
+  /** The provisioned tables: source -> target names and columns (rename mapping). */
+  tables?: TableMapping[];
+  /** Stop once changes up to this LSN are applied (the drain at cutover). */
+  untilLsn?: string;
+}
+
+export interface CaptureProgress {
+  /** Last source LSN committed on the target with its batch. */
+  appliedLsn: string;
+  /** Changes (rows) applied by this call. */
+  applied: number;
+  /** Seconds between now and the newest source heartbeat applied on the target. */
+  lagSeconds?: number;
+  /** WAL bytes between the source's current position and appliedLsn. */
+  lagBytes: number;
+  /** True when untilLsn was reached. */
+  reachedUntil: boolean;
+  /** Oldest open transaction on the source holding WAL back, when older than a minute. */
+  longTransactionWarning?: string;
+}

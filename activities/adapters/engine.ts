@@ -3,6 +3,8 @@
 // and an AbortSignal that fires when Temporal cancels the activity.
 import type { MigrationSpec } from '../../workflows/spec';
 import type {
+  CaptureProgress,
+  StreamOptions,
   ChunkResult,
   FenceState,
   LoadChunk,
@@ -99,23 +101,4 @@ export interface MigrationEngine {
   stopCapture?(ctx: EngineContext): Promise<void>;
 }
 
-export interface StreamOptions {
-  maxSeconds: number;
-  /** Stop once changes up to this LSN are applied (the drain at cutover). */
-  untilLsn?: string;
-}
-
-export interface CaptureProgress {
-  /** Last source LSN committed on the target with its batch. */
-  appliedLsn: string;
-  /** Changes (rows) applied by this call. */
-  applied: number;
-  /** Seconds between now and the newest source heartbeat applied on the target. */
-  lagSeconds?: number;
-  /** WAL bytes between the source's current position and appliedLsn. */
-  lagBytes: number;
-  /** True when untilLsn was reached. */
-  reachedUntil: boolean;
-  /** Oldest open transaction on the source holding WAL back, when older than a minute. */
-  longTransactionWarning?: string;
-}
+export type { CaptureProgress, StreamOptions } from '../../workflows/types';
