@@ -74,7 +74,7 @@ beforeAll(async () => {
     connection: env.nativeConnection,
     namespace: 'default',
     taskQueue,
-    workflowBundle: await bundleWorkflowCode({ workflowsPath: path.resolve(__dirname, '../../workflows/dmsMigration.ts'), logger: quiet }),
+    workflowBundle: await bundleWorkflowCode({ workflowsPath: path.resolve(__dirname, '../../workflows/index.ts'), logger: quiet }),
     activities,
   });
   running = worker.run();
@@ -96,7 +96,8 @@ const tuning = { maximumAttempts: 2, initialRetryIntervalMs: 100, heartbeatTimeo
 async function start(overrides: Partial<DmsMigrationSpecInput> = {}): Promise<{ handle: WorkflowHandle; id: string; name: string }> {
   const name = uniqueName('dms-wf');
   const id = `ferry-${name}`;
-  const handle = await env.client.workflow.start('dmsMigration', {
+  // Through the product's entry point: migrationWorkflow hands aws-dms specs to dmsMigration.
+  const handle = await env.client.workflow.start('migrationWorkflow', {
     taskQueue,
     workflowId: id,
     args: [{ spec: dmsSpec(name, secrets, overrides), tuning }],
