@@ -11,15 +11,20 @@ export interface CopyHeartbeat {
   current?: { chunkId: string; rows: number; bytes: number };
 }
 
-/** How often waitForSnapshot looks for the holder's snapshot. */
-const SNAPSHOT_POLL_MS = 250;
+/** How often waitForSnapshot looks for the holder's snapshot: often at first (the holder starts alongside), then calmly. */
+const SNAPSHOT_POLL_MS = [50, 50, 50, 50, 100, 100, 250];
+
+/** Full-load activities heartbeat at least this often: a cancellation reaches an activity only with a heartbeat's answer. */
+const FULL_LOAD_HEARTBEAT_MS = 1_000;
 
 /**
- * Heartbeat at least three times per heartbeat timeout: a workflow that shortens the timeout (so a
- * dead worker's activities are retried quickly) must not see a live activity time out.
+ * Heartbeat every second, and at least three times per heartbeat timeout: the snapshot holder
+ * learns promptly that the load is over (it is cancelled then), an abort stops copies promptly,
+ * and a workflow that shortens the timeout (so a dead worker's activities are retried quickly)
+ * does not see a live activity time out.
  */
 function beatOften(deps: ActivityDeps): ActivityDeps {
-  const interval = deps.heartbeatIntervalMs ?? 5_000;
+  const interval = Math.min(deps.heartbeatIntervalMs ?? FULL_LOAD_HEARTBEAT_MS, FULL_LOAD_HEARTBEAT_MS);
   let timeout: number | undefined;
   try {
     timeout = Context.current().info.heartbeatTimeoutMs;
@@ -59,11 +64,11 @@ export function fullLoadActivities(deps: ActivityDeps) {
       return heartbeating(beatOften(deps), async () => {
         const { engine, ectx } = await engineContext(deps, ctx);
         if (!engine.holdSnapshot || !engine.currentSnapshot) return undefined;
-        for (;;) {
+        for (let attempt = 0; ; attempt++) {
           ectx.signal?.throwIfAborted();
           const id = await engine.currentSnapshot(ectx);
           if (id !== undefined) return id;
-          await new Promise((r) => setTimeout(r, SNAPSHOT_POLL_MS));
+          await new Promise((r) => setTimeout(r, SNAPSHOT_POLL_MS[Math.min(attempt, SNAPSHOT_POLL_MS.length - 1)]));
         }
       });
     },

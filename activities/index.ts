@@ -10,6 +10,7 @@ import { cleanupActivities } from './cleanup';
 import { cdcActivities } from './cdc';
 import { createPitrActivities } from './pitr';
 import { createDmsActivities } from './dms';
+import { createOracleActivities } from './oracle';
 
 export type { ActivityDeps } from './context';
 
@@ -22,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     ...validateActivities(deps),
     ...cleanupActivities(deps),
     ...cdcActivities(deps),
+    ...createOracleActivities(deps),
     ...createDmsActivities({ heartbeatIntervalMs: deps.heartbeatIntervalMs, ...deps.dms }),
     ...createPitrActivities({ secrets: deps.secrets, heartbeatIntervalMs: deps.heartbeatIntervalMs }),
   };

@@ -72,10 +72,43 @@ run_pgcopydb() {
   rm -rf "$OUT/pgcopydb"
   pgcopydb clone --source "$SRC" --target "$TGT" --table-jobs 2 --index-jobs 2 --dir "$OUT/pgcopydb" >"$OUT/pgcopydb.log" 2>&1
 }
+# Ferry as it runs in production: compiled (`tsc`, as `npm run build` does, here into bench/out/dist)
+# with a prebuilt workflow bundle, so neither tsx's on-the-fly compiling nor webpack bundling at
+# start is part of the timing or of the worker's memory. Its own worker process on a private task
+# queue (never the shared dev worker), started and polling before the clock starts, as a
+# long-running worker service would be; /proc/PID/status VmHWM is that process's peak resident set.
+BENCH_QUEUE="ferry-bench-$$"
+DIST="$OUT/dist"
+BUNDLE="$OUT/workflow-bundle.js"
+WORKER_PID=""
 PEAK_RSS_KB=0
-run_ferry() {
-  scripts/dev.sh worker-restart >/dev/null 2>&1
-  local pid; pid="$(cat .ferry/run/worker.pid)"
+WORKFLOW_SECONDS=""
+BUILT=""  # compiled and bundled once per bench run, from the code as it is now
+declare -A PHASES
+stop_worker() {
+  [[ -n "$WORKER_PID" ]] || return 0
+  kill -TERM "$WORKER_PID" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$WORKER_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$WORKER_PID" 2>/dev/null || true
+  WORKER_PID=""
+}
+trap stop_worker EXIT
+build_ferry() {
+  [[ -z "$BUILT" ]] || return 0
+  rm -rf "$DIST"
+  # Type errors elsewhere in a working tree do not stop tsc from emitting; a missing output does stop the bench.
+  node_modules/.bin/tsc -p tsconfig.json --outDir "$DIST" >"$OUT/tsc.log" 2>&1 || echo "[bench] tsc reported errors (see $OUT/tsc.log)" >&2
+  [[ -f "$DIST/worker/main.js" && -f "$DIST/client/cli.js" ]] || { cat "$OUT/tsc.log" >&2; exit 1; }
+  node_modules/.bin/tsx scripts/build-workflow-bundle.ts "$BUNDLE" >/dev/null
+  BUILT=1
+}
+prepare_ferry() {
+  build_ferry
+  FERRY_TASK_QUEUE="$BENCH_QUEUE" FERRY_WORKER_ID=bench FERRY_WORKFLOW_BUNDLE="$BUNDLE" \
+    node "$DIST/worker/main.js" >"$OUT/worker.log" 2>&1 </dev/null &
+  WORKER_PID=$!
+  for _ in $(seq 1 600); do grep -q polling "$OUT/worker.log" && break; sleep 0.1; done
+  grep -q polling "$OUT/worker.log" || { cat "$OUT/worker.log" >&2; echo "[bench] worker did not start" >&2; exit 1; }
   cat >"$OUT/bench.yaml" <<EOF
 name: bench
 source: { host: 127.0.0.1, port: $FERRY_SOURCE_PORT, database: $DB, user: postgres, password: "env:FERRY_SOURCE_PASSWORD", sslmode: disable }
@@ -85,24 +118,48 @@ cutover: { requireApproval: false }
 fence: { enabled: false }
 validation: { level: none }
 EOF
-  bin/ferry start "$OUT/bench.yaml" --wait >"$OUT/ferry.log" 2>&1
+}
+TEMPORAL_BIN="$(command -v temporal || echo "${FERRY_CACHE:-$HOME/.cache/ferry}/bin/temporal")"
+run_ferry() {
+  # Start with the CLI; wait with a long poll on the workflow's result (`ferry start --wait` polls
+  # every 2 s, which would add up to 2 s of measurement noise).
+  FERRY_TASK_QUEUE="$BENCH_QUEUE" node "$DIST/client/cli.js" start "$OUT/bench.yaml" >"$OUT/ferry.log" 2>&1 || { cat "$OUT/ferry.log" >&2; exit 1; }
+  "$TEMPORAL_BIN" workflow result --workflow-id ferry-bench --address "${TEMPORAL_ADDRESS:-127.0.0.1:7233}" >>"$OUT/ferry.log" 2>&1 ||
+    { cat "$OUT/ferry.log" >&2; exit 1; }
+  grep -q '"outcome":"completed"' "$OUT/ferry.log" || { cat "$OUT/ferry.log" >&2; echo "[bench] ferry did not complete" >&2; exit 1; }
+}
+finish_ferry() {
   # The worker's peak resident set over its whole life (VmHWM), in kB.
-  local hwm; hwm="$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")"
+  local hwm; hwm="$(awk '/VmHWM/ {print $2}' "/proc/$WORKER_PID/status")"
   (( hwm > PEAK_RSS_KB )) && PEAK_RSS_KB=$hwm
-  scripts/dev.sh worker-restart >/dev/null 2>&1 # leave no bench worker state behind
+  stop_worker
+  # Where the time went: the workflow's own start/close and phase timings.
+  FERRY_TASK_QUEUE="$BENCH_QUEUE" node "$DIST/client/cli.js" status bench --json >"$OUT/ferry-status-$run.json" 2>/dev/null || true
+  local summary
+  summary="$(node -e '
+    const s = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const p = s.progress ?? s.result?.progress;
+    const secs = (a, b) => ((Date.parse(b) - Date.parse(a)) / 1000).toFixed(1);
+    const phases = p.timings.filter((t) => t.endedAt).map((t) => `${t.phase} ${secs(t.startedAt, t.endedAt)}`).join(", ");
+    console.log(`${secs(s.startTime, s.closeTime)}|${phases}`);' "$OUT/ferry-status-$run.json" 2>/dev/null || echo '?|?')"
+  WORKFLOW_SECONDS+="${summary%%|*} "
+  PHASES[$run]="${summary#*|}"
 }
 
 build_dataset
 BYTES="$(src -At -c "SELECT sum(pg_table_size(c.oid)) FROM pg_class c WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace")"
 declare -A TIMES
-METHODS=(ferry raw_pipe pgcopydb dump_restore)
+# BENCH_METHODS="ferry raw_pipe" limits a development run to some methods (the report needs all four).
+read -r -a METHODS <<<"${BENCH_METHODS:-ferry raw_pipe pgcopydb dump_restore}"
 for run in $(seq 1 "$RUNS"); do
   for m in "${METHODS[@]}"; do
     reset_target
+    if declare -F "prepare_$m" >/dev/null; then "prepare_$m"; fi
     sync
     t0="$(now)"
     "run_$m"
     t1="$(now)"
+    if declare -F "finish_$m" >/dev/null; then "finish_$m"; fi
     dt="$(echo "$t1 - $t0" | bc -l)"
     TIMES[$m]+="$dt "
     printf '[bench] run %s %-13s %6.1f s\n' "$run" "$m" "$dt" >&2
@@ -121,15 +178,20 @@ MB="$(echo "$BYTES / 1048576" | bc -l)"
   echo
   echo "| method | runs (s) | median (s) | MB/s | ratio vs pgcopydb | ratio vs raw pipe |"
   echo "| --- | --- | ---: | ---: | ---: | ---: |"
+  ratio() { if [[ -n "${MED[$2]:-}" ]]; then printf '%.2f' "$(echo "$1 / ${MED[$2]}" | bc -l)"; else echo -; fi; }
   for m in "${METHODS[@]}"; do
-    printf '| %s | %s | %.1f | %.1f | %.2f | %.2f |\n' "$m" "${TIMES[$m]% }" "${MED[$m]}" "$(echo "$MB / ${MED[$m]}" | bc -l)" \
-      "$(echo "${MED[$m]} / ${MED[pgcopydb]}" | bc -l)" "$(echo "${MED[$m]} / ${MED[raw_pipe]}" | bc -l)"
+    printf '| %s | %s | %.1f | %.1f | %s | %s |\n' "$m" "$(printf '%.1f ' ${TIMES[$m]})" "${MED[$m]}" "$(echo "$MB / ${MED[$m]}" | bc -l)" \
+      "$(ratio "${MED[$m]}" pgcopydb)" "$(ratio "${MED[$m]}" raw_pipe)"
   done
   echo
   echo "Ferry worker peak RSS: $((PEAK_RSS_KB / 1024)) MB."
   echo
+  echo "Ferry workflow start-to-close (Temporal's own times, without the CLI's start and its 2 s polling): ${WORKFLOW_SECONDS% } s, median $(median <<<"$WORKFLOW_SECONDS") s."
+  echo "Ferry phases (s) per run:"
+  for r in $(seq 1 "$RUNS"); do echo "- run $r: ${PHASES[$r]:-?}"; done
+  echo
   echo "Commands (target database dropped and recreated before each run):"
-  echo '- ferry: `bin/ferry start bench/out/bench.yaml --wait` (worker `tsx worker/main.ts`; parallelism 2, fence off, validation none)'
+  echo '- ferry: `node bench/out/dist/client/cli.js start bench/out/bench.yaml` (the `ferry` CLI compiled by `tsc`, as `npm run build` does) then `temporal workflow result --workflow-id ferry-bench` (a long poll), timed from the CLI start to the result; worker `node bench/out/dist/worker/main.js` with a prebuilt workflow bundle (`FERRY_WORKFLOW_BUNDLE`), started and polling before the clock starts, on its own task queue; parallelism 2, fence off, validation none, fullLoad.chunkTargetMB default (256)'
   echo '- raw_pipe: `pg_dump --section=pre-data | psql`; per table, two at a time, `COPY t TO STDOUT (FORMAT binary) | COPY t FROM STDIN (FORMAT binary)`; `pg_dump --section=post-data | psql`'
   echo '- dump_restore: `pg_dump -Fd -j2 -f DIR` then `pg_restore -j2 -d TARGET DIR`'
   echo '- pgcopydb: `pgcopydb clone --source SRC --target TGT --table-jobs 2 --index-jobs 2`'

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities, type FerryActivities } from '../activities';
 import { createPostgresEngine } from '../activities/adapters/postgres';
+import { createOracleEngines } from '../activities/adapters/oracle/factory';
 import { createSecretResolver } from '../activities/adapters/secrets';
 import type { WorkerConfig } from './config';
 
@@ -18,7 +19,7 @@ export interface FerryWorkerOptions {
 
 export async function createFerryWorker(options: FerryWorkerOptions): Promise<Worker> {
   const activities = createActivities({
-    engines: { 'native-postgres': createPostgresEngine() },
+    engines: { 'native-postgres': createPostgresEngine(), ...createOracleEngines({ secrets: createSecretResolver() }) },
     secrets: createSecretResolver(),
     workerId: options.config.workerId,
     heartbeatIntervalMs: options.heartbeatIntervalMs,
@@ -32,6 +33,11 @@ export async function createFerryWorker(options: FerryWorkerOptions): Promise<Wo
     taskQueue: options.config.taskQueue,
     activities: options.wrapActivities ? options.wrapActivities(activities) : activities,
     maxConcurrentActivityTaskExecutions: options.config.maxConcurrentActivities,
+    // Heartbeats reach the server at most this often. The SDK's default throttle is 80% of the
+    // heartbeat timeout (48 s for 60 s), and a cancellation only reaches an activity with a
+    // heartbeat's answer: the full load's snapshot holder would hold on for up to 48 s after the
+    // last chunk (and an abort would wait as long). One heartbeat a second per activity is cheap.
+    maxHeartbeatThrottleInterval: '1 second',
     ...workflows,
   });
 }

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { isValidTimeZone } from './window';
 import { dmsSettingsSchema } from './dmsSettings';
+import { ORACLE_ENGINES, oracleSettingsIssues, oracleSettingsSchema, type OracleEngineName } from './oracleSettings';
 
 /** A secret is named, never carried: only activities resolve it (env var or file on the worker). */
 export const secretRefSchema = z
@@ -59,7 +60,7 @@ export const migrationSpecBaseSchema = z
     name: z
       .string()
       .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be 1-63 characters of a-z, 0-9 and -, starting with a letter or digit' }),
-    engine: z.enum(['native-postgres', 'aws-dms']).default('native-postgres'),
+    engine: z.enum(['native-postgres', 'aws-dms', ...ORACLE_ENGINES]).default('native-postgres'),
     /** offline: fence the source, copy, validate. online: copy while capturing changes, cut over on lag. */
     mode: z.enum(['offline', 'online']).default('offline'),
     source: endpointSchema,
@@ -146,6 +147,8 @@ export const migrationSpecBaseSchema = z
       .default({ keepState: false }),
     /** engine aws-dms only: replication instance, endpoints' Secrets Manager secrets, region... */
     dms: dmsSettingsSchema.optional(),
+    /** Oracle engines only (pg-to-oracle, oracle-datapump, oracle-rman, oracle-dataguard): see docs/oracle.md. */
+    oracle: oracleSettingsSchema.optional(),
   })
   .strict();
 
@@ -155,6 +158,12 @@ export const migrationSpecSchema = migrationSpecBaseSchema.superRefine((spec, ct
   }
   if (spec.engine !== 'aws-dms' && spec.dms) {
     ctx.addIssue({ code: 'custom', path: ['dms'], message: `only applies to engine aws-dms, not ${spec.engine}` });
+  }
+  const oracleEngine = (ORACLE_ENGINES as readonly string[]).includes(spec.engine) ? (spec.engine as OracleEngineName) : undefined;
+  if (oracleEngine && !spec.oracle) ctx.addIssue({ code: 'custom', path: ['oracle'], message: `is required when engine is ${spec.engine}` });
+  if (!oracleEngine && spec.oracle) ctx.addIssue({ code: 'custom', path: ['oracle'], message: `only applies to the Oracle engines, not ${spec.engine}` });
+  if (oracleEngine && spec.oracle) {
+    for (const issue of oracleSettingsIssues(oracleEngine, spec.mode, spec.oracle)) ctx.addIssue({ code: 'custom', ...issue });
   }
 });
 

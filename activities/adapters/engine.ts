@@ -99,6 +99,20 @@ export interface MigrationEngine {
   syncSequences?(ctx: EngineContext, tables: TableMapping[]): Promise<void>;
   /** Drop the slot, the publication and the heartbeat table from the source (idempotent). */
   stopCapture?(ctx: EngineContext): Promise<void>;
+
+  // ---- physical copies that follow the source (Oracle RMAN roll-forward, Data Guard standby);
+  // engines without them leave these out. Offline, cutover() runs inside applyRenames already.
+  /** One catch-up round after the full load (RMAN: archived-redo round; Data Guard: apply-lag check). Repeatable. */
+  catchUp?(ctx: EngineContext): Promise<CatchUpResult>;
+  /** After the fence: the final round and the switch (RMAN: OPEN RESETLOGS; Data Guard: SWITCHOVER). A repeat after success does nothing. */
+  cutover?(ctx: EngineContext): Promise<void>;
+}
+
+export interface CatchUpResult {
+  /** How far the target has come (an SCN for RMAN), when the engine knows. */
+  position?: string;
+  /** Seconds the target is behind the source, when the engine knows. */
+  lagSeconds?: number;
 }
 
 export type { CaptureProgress, StreamOptions } from '../../workflows/types';

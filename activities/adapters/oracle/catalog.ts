@@ -96,7 +96,7 @@ export function pgTypeOf(oid: number, typmod: number, types: ReadonlyMap<number,
 }
 
 /** Primary key, or else the first unique index whose columns are all NOT NULL: $1 schema, $2 table. */
-export const PG_KEY_SQL = `SELECT i.indisprimary AS primary, array_agg(a.attname ORDER BY k.ord) AS columns
+export const PG_KEY_SQL = `SELECT i.indisprimary AS primary, array_agg(a.attname::text ORDER BY k.ord) AS columns
   FROM pg_catalog.pg_index i
   JOIN pg_catalog.pg_class c ON c.oid = i.indrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)

@@ -1,10 +1,12 @@
 // The El Carro Oracle -> Oracle variants (oracle-datapump, oracle-rman, oracle-dataguard) behind
 // MigrationEngine. The interface is shaped for row copies; a flow maps onto it as: precheck,
 // provision, one "chunk" = the flow's fullLoad phase, fence/unfence, cleanup (abort phase when
-// aborted). catchUp() and cutover() are extra methods the workflow must call for the online
-// variants (RMAN roll-forward, Data Guard switchover): not in MigrationEngine yet.
+// aborted). cutover() (RMAN: last round + OPEN RESETLOGS; Data Guard: SWITCHOVER) runs once in
+// applyRenames, the workflow's cutover step, so the offline workflow needs nothing more.
+// catchUp() is MigrationEngine's optional catch-up round, for an online loop the workflow does
+// not call yet (docs/oracle.md, "Workflow wiring").
 import type { ChunkResult, FenceState, LoadChunk, PrecheckItem, ProvisionResult, TableMapping, ValidationReport } from '../../../workflows/types';
-import type { CleanupOptions, CopyProgress, EngineContext, MigrationEngine } from '../engine';
+import type { CatchUpResult, CleanupOptions, CopyProgress, EngineContext, MigrationEngine } from '../engine';
 import { FencingFailed, PrecheckFailed } from '../errors';
 import { runPhase, type FlowPhase, type FlowRunners, type FlowVars, type OracleFlow } from './flow';
 import { OracleStepFailed } from './runner';
@@ -28,8 +30,8 @@ export function memoryVarsStore(): FlowVarsStore {
 }
 
 export interface FlowEngineDeps {
-  /** Build the flow for a migration (from the spec's Oracle settings, once the spec has them). */
-  flowFor(ctx: EngineContext): OracleFlow;
+  /** Build the flow for a migration (from the spec's `oracle` block; may resolve secrets). */
+  flowFor(ctx: EngineContext): OracleFlow | Promise<OracleFlow>;
   /** Open the runners for both sides (SQL sessions, host or kubectl exec); close releases them. */
   openRunners(ctx: EngineContext): Promise<{ runners: FlowRunners; close(): Promise<void> }>;
   vars: FlowVarsStore;
@@ -40,10 +42,15 @@ export class OracleFlowEngine implements MigrationEngine {
   constructor(private readonly deps: FlowEngineDeps) {}
 
   private async phase(ctx: EngineContext, phase: FlowPhase): Promise<FlowVars> {
-    const flow = this.deps.flowFor(ctx);
+    const flow = await this.deps.flowFor(ctx);
     const opened = await this.deps.openRunners(ctx);
     try {
-      const vars = await runPhase(flow, phase, opened.runners, await this.deps.vars.load(ctx.migrationId), this.deps.onStep);
+      // A cancelled activity (abort) stops before the next step; a step already running ends first.
+      const onStep: Parameters<typeof runPhase>[4] = (e) => {
+        if (e.state === 'started') ctx.signal?.throwIfAborted();
+        this.deps.onStep?.(e);
+      };
+      const vars = await runPhase(flow, phase, opened.runners, await this.deps.vars.load(ctx.migrationId), onStep);
       await this.deps.vars.save(ctx.migrationId, vars);
       return vars;
     } finally {
@@ -52,7 +59,7 @@ export class OracleFlowEngine implements MigrationEngine {
   }
 
   async precheck(ctx: EngineContext): Promise<PrecheckItem[]> {
-    const flow = this.deps.flowFor(ctx);
+    const flow = await this.deps.flowFor(ctx);
     const items: PrecheckItem[] = [];
     const renames = ctx.spec.rename;
     const renamesGiven = Object.keys(renames.tables).length + Object.keys(renames.columns).length + Object.keys(renames.schemas).length > 0;
@@ -79,10 +86,10 @@ export class OracleFlowEngine implements MigrationEngine {
   }
 
   /** The whole database is one unit of work. */
-  planFullLoad(ctx: EngineContext, tables: TableMapping[]): Promise<LoadChunk[]> {
-    const flow = this.deps.flowFor(ctx);
+  async planFullLoad(ctx: EngineContext, tables: TableMapping[]): Promise<LoadChunk[]> {
+    const flow = await this.deps.flowFor(ctx);
     const whole: TableMapping = tables[0] ?? { source: { schema: '*', name: '*' }, target: { schema: '*', name: '*' }, columns: [], estimatedBytes: 0, estimatedRows: 0 };
-    return Promise.resolve([{ id: `${flow.variant}:fullLoad`, table: whole }]);
+    return [{ id: `${flow.variant}:fullLoad`, table: whole }];
   }
 
   async copyChunk(ctx: EngineContext, chunk: LoadChunk, onProgress: (p: CopyProgress) => void): Promise<ChunkResult> {
@@ -111,13 +118,17 @@ export class OracleFlowEngine implements MigrationEngine {
     await this.phase(ctx, 'unfence');
   }
 
-  /** Renames after a Data Pump import are applied with ALTER TABLE by the lead's wiring (datapump renames not generated yet). */
-  applyRenames(ctx: EngineContext): Promise<void> {
+  /**
+   * The workflow's cutover step: the flow's cutover phase, once (RMAN: last archive round and OPEN
+   * RESETLOGS; Data Guard: lag check and SWITCHOVER; Data Pump: nothing). Table and column renames
+   * after a Data Pump import are not generated yet and are refused.
+   */
+  async applyRenames(ctx: EngineContext): Promise<void> {
     const r = ctx.spec.rename;
     if (Object.keys(r.tables).length + Object.keys(r.columns).length > 0) {
-      return Promise.reject(new PrecheckFailed('table and column renames are not implemented for Oracle -> Oracle flows (schema remaps are, through Data Pump)'));
+      throw new PrecheckFailed('table and column renames are not implemented for Oracle -> Oracle flows (schema remaps are, through Data Pump)');
     }
-    return Promise.resolve();
+    await this.cutover(ctx);
   }
 
   validate(ctx: EngineContext): Promise<ValidationReport> {
@@ -130,15 +141,21 @@ export class OracleFlowEngine implements MigrationEngine {
 
   async cleanup(ctx: EngineContext, options: CleanupOptions): Promise<void> {
     await this.phase(ctx, options.aborted ? 'abort' : 'cleanup');
+    // The migration is over: a later one under the same id starts from nothing.
+    await this.deps.vars.save(ctx.migrationId, {});
   }
 
-  /** Online variants: one catch-up round (RMAN roll-forward; Data Guard lag check). */
-  async catchUp(ctx: EngineContext): Promise<FlowVars> {
-    return this.phase(ctx, 'catchUp');
+  /** One catch-up round (RMAN roll-forward; Data Guard lag check, which fails over maxLagSeconds). */
+  async catchUp(ctx: EngineContext): Promise<CatchUpResult> {
+    const vars = await this.phase(ctx, 'catchUp');
+    return vars.recoveredScn !== undefined ? { position: vars.recoveredScn } : {};
   }
 
-  /** Online variants: the final round and the switch (OPEN RESETLOGS; broker SWITCHOVER). */
-  async cutover(ctx: EngineContext): Promise<FlowVars> {
-    return this.phase(ctx, 'cutover');
+  /** The final round and the switch (OPEN RESETLOGS; broker SWITCHOVER), once: a repeat after success does nothing. */
+  async cutover(ctx: EngineContext): Promise<void> {
+    const before = await this.deps.vars.load(ctx.migrationId);
+    if (before.cutoverDone === 'yes') return;
+    const vars = await this.phase(ctx, 'cutover');
+    await this.deps.vars.save(ctx.migrationId, { ...vars, cutoverDone: 'yes' });
   }
 }

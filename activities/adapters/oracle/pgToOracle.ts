@@ -28,7 +28,7 @@ import {
   pgTypeOf,
   type PgTypeRow,
 } from './catalog';
-import { connectOracle, oracleEndpointFrom, versionOf } from './connection';
+import { connectOracle, oracleEndpointFrom, versionOf, type OracleEndpoint } from './connection';
 import { qualifyOracle, quoteOracleIdent } from './identifiers';
 import { evaluatePgToOracle, oracleMapping, type SourceTableFacts, type TargetFacts } from './precheck';
 import { chunkMarker, CREATE_STATE_PLSQL, DROP_STATE_PLSQL, INSERT_MARKER_SQL, READ_POSITION_SQL, SAVE_POSITION_SQL } from './state';
@@ -39,8 +39,14 @@ import { pgReadExpr, type EmptyStringPolicy } from './values';
 const FETCH_ROWS = 5000;
 const TEXTY = new Set(['text', 'character varying', 'character']);
 
+/** The slice of an oracledb.Connection the engine uses: tests replace the driver at this boundary. */
+export type OracleSession = Pick<oracledb.Connection, 'execute' | 'executeMany' | 'commit' | 'rollback' | 'close' | 'oracleServerVersion'>;
+
 export interface PgToOracleOptions {
+  /** Default: the spec's `oracle.emptyStrings`, else 'null'. */
   emptyStrings?: EmptyStringPolicy;
+  /** Opens a session on the Oracle target (default: connectOracle, node-oracledb thin mode). */
+  connect?: (ep: OracleEndpoint) => Promise<OracleSession>;
 }
 
 async function sourceFacts(client: pg.Client, mappings: TableMapping[]): Promise<SourceTableFacts[]> {
@@ -88,12 +94,12 @@ async function sourceFacts(client: pg.Client, mappings: TableMapping[]): Promise
   return out;
 }
 
-async function rows(conn: oracledb.Connection, sql: string, binds: oracledb.BindParameters = []): Promise<unknown[][]> {
+async function rows(conn: OracleSession, sql: string, binds: oracledb.BindParameters = []): Promise<unknown[][]> {
   const r = await conn.execute<unknown[]>(sql, binds, { outFormat: 4001 /* OUT_FORMAT_ARRAY */ });
   return r.rows ?? [];
 }
 
-async function targetFacts(conn: oracledb.Connection, mappings: TableMapping[]): Promise<TargetFacts> {
+async function targetFacts(conn: OracleSession, mappings: TableMapping[]): Promise<TargetFacts> {
   const version = versionOf(conn.oracleServerVersion);
   const charset = cellText((await rows(conn, ORA_CHARSET_SQL))[0]?.[0]) || 'unknown';
   let maxStringSize: TargetFacts['maxStringSize'] = null;
@@ -142,7 +148,7 @@ async function targetFacts(conn: oracledb.Connection, mappings: TableMapping[]):
   return { version, charset, maxStringSize, user, schemas, tables, writable, rowCounts, freeBytes };
 }
 
-function writer(conn: oracledb.Connection): OracleWriter {
+function writer(conn: OracleSession): OracleWriter {
   return {
     executeMany: (sql, binds, options) => conn.executeMany(sql, binds as oracledb.BindParameters[], options),
     execute: (sql, binds, options) => conn.execute(sql, binds ?? [], options ?? {}),
@@ -154,17 +160,22 @@ function writer(conn: oracledb.Connection): OracleWriter {
 export class PgToOracleEngine implements MigrationEngine {
   constructor(private readonly options: PgToOracleOptions = {}) {}
 
-  private get policy(): EmptyStringPolicy {
-    return this.options.emptyStrings ?? 'null';
+  private policy(ctx: EngineContext): EmptyStringPolicy {
+    return this.options.emptyStrings ?? ctx.spec.oracle?.emptyStrings ?? 'null';
+  }
+
+  private oracle(ctx: EngineContext): Promise<OracleSession> {
+    const ep = oracleEndpointFrom(ctx.target);
+    return this.options.connect ? this.options.connect(ep) : connectOracle(ep);
   }
 
   private async plan(ctx: EngineContext, mappings: TableMapping[]): Promise<{ items: PrecheckItem[]; tables: TargetTable[] }> {
     const src = await connectEndpoint(ctx.source);
     try {
       const facts = await sourceFacts(src, mappings);
-      const ora = await connectOracle(oracleEndpointFrom(ctx.target));
+      const ora = await this.oracle(ctx);
       try {
-        return evaluatePgToOracle({ online: false, policy: this.policy, source: facts, target: await targetFacts(ora, mappings) });
+        return evaluatePgToOracle({ online: false, policy: this.policy(ctx), source: facts, target: await targetFacts(ora, mappings) });
       } finally {
         await ora.close().catch(() => undefined);
       }
@@ -182,7 +193,7 @@ export class PgToOracleEngine implements MigrationEngine {
   /** Nothing is created but Ferry's state tables: the target tables must exist (DTS migrates no schema). */
   async provision(ctx: EngineContext): Promise<ProvisionResult> {
     const sel = await withClient(ctx.source, (c) => loadSelection(c, ctx.spec));
-    const conn = await connectOracle(oracleEndpointFrom(ctx.target));
+    const conn = await this.oracle(ctx);
     try {
       await conn.execute(CREATE_STATE_PLSQL);
     } finally {
@@ -201,7 +212,7 @@ export class PgToOracleEngine implements MigrationEngine {
   async copyChunk(ctx: EngineContext, chunk: LoadChunk, onProgress: (p: CopyProgress) => void): Promise<ChunkResult> {
     if (chunk.range) throw new CopyFailed(`${chunk.id}: key-range chunks are not supported for Oracle targets`);
     const sourceMapping: TableMapping = { ...chunk.table, target: chunk.table.target };
-    const ora = await connectOracle(oracleEndpointFrom(ctx.target));
+    const ora = await this.oracle(ctx);
     const w = writer(ora);
     try {
       const done = await chunkMarker(w, ctx.migrationId, chunk.id);
@@ -211,7 +222,7 @@ export class PgToOracleEngine implements MigrationEngine {
       try {
         const original = await this.sourceMapping(src, ctx, sourceMapping);
         const facts = await sourceFacts(src, [original]);
-        const outcome = evaluatePgToOracle({ online: false, policy: this.policy, source: facts, target: await targetFacts(ora, [original]) });
+        const outcome = evaluatePgToOracle({ online: false, policy: this.policy(ctx), source: facts, target: await targetFacts(ora, [original]) });
         const failed = outcome.items.filter((i) => i.status === 'fail');
         const table = outcome.tables[0];
         if (!table || failed.length > 0) throw new PrecheckFailed(`${chunk.id} cannot be loaded: ${failed.map((i) => i.message).join('; ')}`);
@@ -225,7 +236,7 @@ export class PgToOracleEngine implements MigrationEngine {
           if (ctx.signal?.aborted) throw new CopyFailed(`${chunk.id}: cancelled`);
           const page = await src.query<(string | Buffer | null)[]>({ text: `FETCH ${FETCH_ROWS} FROM ferry_read`, rowMode: 'array' });
           if (page.rows.length === 0) break;
-          const r = await executeBatched(w, sql, table.columns, toBindRows(table, table.columns, page.rows, this.policy));
+          const r = await executeBatched(w, sql, table.columns, toBindRows(table, table.columns, page.rows, this.policy(ctx)));
           total += r.rows;
           bytes += r.bytes;
           onProgress({ rows: total, bytes });
@@ -255,7 +266,7 @@ export class PgToOracleEngine implements MigrationEngine {
 
   /** Identity columns move past the highest loaded value, so new rows on Oracle get fresh ones (12c+). */
   async finishLoad(ctx: EngineContext, tables: TableMapping[]): Promise<void> {
-    const conn = await connectOracle(oracleEndpointFrom(ctx.target));
+    const conn = await this.oracle(ctx);
     try {
       if (conn.oracleServerVersion < 1201000000) return;
       for (const t of tables) {
@@ -271,7 +282,7 @@ export class PgToOracleEngine implements MigrationEngine {
 
   /** PostgreSQL source: database default read-only, other sessions ended; the previous value kept on the target. */
   async fenceSource(ctx: EngineContext): Promise<FenceState> {
-    const ora = await connectOracle(oracleEndpointFrom(ctx.target));
+    const ora = await this.oracle(ctx);
     const src = await connectEndpoint(ctx.source, { settings: { default_transaction_read_only: 'off' } });
     try {
       await ora.execute(CREATE_STATE_PLSQL);
@@ -322,7 +333,7 @@ export class PgToOracleEngine implements MigrationEngine {
   async validate(ctx: EngineContext, tables: TableMapping[]): Promise<ValidationReport> {
     const level = ctx.spec.validation.level;
     if (level === 'none') return { level, status: 'skipped', tables: [] };
-    const ora = await connectOracle(oracleEndpointFrom(ctx.target));
+    const ora = await this.oracle(ctx);
     try {
       const out: TableValidation[] = [];
       await withClient(ctx.source, async (src) => {
@@ -348,7 +359,7 @@ export class PgToOracleEngine implements MigrationEngine {
   /** Ferry's state tables go (unless kept); loaded rows stay even on abort: Ferry did not create those tables. */
   async cleanup(ctx: EngineContext, options: CleanupOptions): Promise<void> {
     if (!options.aborted && ctx.spec.cleanup.keepState) return;
-    const conn = await connectOracle(oracleEndpointFrom(ctx.target));
+    const conn = await this.oracle(ctx);
     try {
       await conn.execute(DROP_STATE_PLSQL);
     } finally {

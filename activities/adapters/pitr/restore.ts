@@ -182,6 +182,8 @@ export async function restoreToNewCluster(options: RestoreOptions): Promise<Rest
     }
     const replaySeconds = (Date.now() - replayStart) / 1000;
     downloader.abort();
+    // A WAL download still in flight writes into the staging folder: let it stop before removing it.
+    await dl.catch(() => undefined);
     const reached = await withClient(conn, async (c) =>
       (
         await c.query<{ t: string | null; l: string }>(

@@ -108,66 +108,60 @@ export async function unselectedRelations(client: pg.Client, schemas: string[], 
   return r.rows.filter((x) => !selectedOids.has(Number(x.oid))).map((x) => ({ schema: x.schema, name: x.name }));
 }
 
-export interface TypeInfo {
-  oid: number;
-  typtype: string;
-  typelem: number;
-  typbasetype: number;
-  typcategory: string;
-  hasBinary: boolean;
-}
-
 /** The first OID of user-created objects: below it, OIDs are the same on every cluster. */
 const FIRST_NORMAL_OBJECT_ID = 16384;
 
 /**
  * Binary COPY embeds type OIDs inside arrays and composite values, and those differ between
  * clusters for user-defined types; types without binary send/receive cannot go binary at all.
- * True when any of these columns needs text format.
+ * True when any of these columns needs text format. One round trip: the column types, followed
+ * through domains (to their base) and arrays (to their element).
  */
 export async function needsTextFormat(client: pg.Client, table: TableRef, columns: string[]): Promise<boolean> {
-  const r = await client.query<{ oid: string }>(
-    `SELECT a.atttypid::int8 AS oid FROM pg_catalog.pg_attribute a
-       JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = ANY($3::text[]) AND a.attnum > 0 AND NOT a.attisdropped`,
+  const r = await client.query<{ text: boolean | null }>(
+    `WITH RECURSIVE t(oid, depth) AS (
+        SELECT a.atttypid, 0 FROM pg_catalog.pg_attribute a
+          JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = ANY($3::text[]) AND a.attnum > 0 AND NOT a.attisdropped
+        UNION
+        SELECT CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.typelem END, t.depth + 1
+          FROM t JOIN pg_catalog.pg_type ty ON ty.oid = t.oid
+         WHERE t.depth <= 20 AND (ty.typtype = 'd' OR (ty.typcategory = 'A' AND ty.typelem <> 0 AND ty.typelem < ${FIRST_NORMAL_OBJECT_ID})))
+     SELECT bool_or(CASE
+              WHEN t.depth > 20 OR ty.oid IS NULL THEN true
+              WHEN ty.typtype = 'd' THEN false
+              ELSE ty.typtype = 'c' OR ty.typsend::oid = 0 OR ty.typreceive::oid = 0
+                   OR (ty.typcategory = 'A' AND ty.typelem >= ${FIRST_NORMAL_OBJECT_ID}) END) AS text
+       FROM t LEFT JOIN pg_catalog.pg_type ty ON ty.oid = t.oid`,
     [table.schema, table.name, columns],
   );
-  const types = new Map<number, TypeInfo>();
-  const load = async (oids: number[]) => {
-    const want = oids.filter((o) => o !== 0 && !types.has(o));
-    if (want.length === 0) return;
-    const t = await client.query<{ oid: string; typtype: string; typelem: string; typbasetype: string; typcategory: string; bin: boolean }>(
-      `SELECT oid::int8 AS oid, typtype::text AS typtype, typelem::int8 AS typelem, typbasetype::int8 AS typbasetype,
-              typcategory::text AS typcategory, (typsend::oid <> 0 AND typreceive::oid <> 0) AS bin
-         FROM pg_catalog.pg_type WHERE oid = ANY($1::oid[])`,
-      [want],
-    );
-    for (const x of t.rows)
-      types.set(Number(x.oid), {
-        oid: Number(x.oid),
-        typtype: x.typtype,
-        typelem: Number(x.typelem),
-        typbasetype: Number(x.typbasetype),
-        typcategory: x.typcategory,
-        hasBinary: x.bin,
-      });
-  };
-  const needs = async (oid: number, depth: number): Promise<boolean> => {
-    if (depth > 20) return true;
-    await load([oid]);
-    const t = types.get(oid);
-    if (!t) return true;
-    if (t.typtype === 'd') return needs(t.typbasetype, depth + 1);
-    if (t.typtype === 'c') return true;
-    if (!t.hasBinary) return true;
-    if (t.typcategory === 'A' && t.typelem !== 0) {
-      if (t.typelem >= FIRST_NORMAL_OBJECT_ID) return true;
-      return needs(t.typelem, depth + 1);
-    }
-    return false;
-  };
-  for (const row of r.rows) if (await needs(Number(row.oid), 0)) return true;
-  return false;
+  return r.rows[0]?.text === true;
+}
+
+/** A column a big table can be split on: a single-column integer primary key, else a unique not-null integer key. */
+export async function integerKey(client: pg.Client, table: TableRef): Promise<string | null> {
+  const r = await client.query<{ attname: string }>(
+    `SELECT a.attname FROM pg_catalog.pg_index i
+       JOIN pg_catalog.pg_class c ON c.oid = i.indrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+      WHERE n.nspname = $1 AND c.relname = $2 AND i.indnkeyatts = 1 AND i.indisunique AND i.indisvalid
+        AND i.indpred IS NULL AND i.indexprs IS NULL AND a.attnotnull AND a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)
+      ORDER BY i.indisprimary DESC, a.attnum, i.indexrelid LIMIT 1`,
+    [table.schema, table.name],
+  );
+  return r.rows[0]?.attname ?? null;
+}
+
+/** Sizes of a table now: pg_table_size (heap + TOAST + maps) and its heap in blocks. */
+export async function relationSize(client: pg.Client, table: TableRef): Promise<{ bytes: number; blocks: number } | null> {
+  const r = await client.query<{ bytes: string; blocks: string }>(
+    `SELECT pg_catalog.pg_table_size(c.oid)::int8 AS bytes,
+            (pg_catalog.pg_relation_size(c.oid, 'main') / pg_catalog.current_setting('block_size')::int8)::int8 AS blocks
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
+    [table.schema, table.name],
+  );
+  const row = r.rows[0];
+  return row ? { bytes: Number(row.bytes), blocks: Number(row.blocks) } : null;
 }
 
 /** Leaf partitions (relkind r) under a partitioned table, at any depth. */

@@ -170,3 +170,73 @@ export async function serverVersionNum(client: pg.Client): Promise<number> {
   const r = await client.query<{ v: string }>('SELECT current_setting($1) AS v', ['server_version_num']);
   return Number(r.rows[0]?.v ?? 0);
 }
+
+// ---- Reused sessions for the full load. A copy of a small table is a few milliseconds of work;
+// opening two authenticated sessions for it would cost more than the copy. Sessions a chunk copy
+// gave back cleanly (no open transaction, no error) are kept a few seconds for the next chunk of
+// the same endpoint; a session that saw any error is dropped, never reused.
+
+const IDLE_KEEP_MS = 10_000;
+const IDLE_MAX_PER_ENDPOINT = 16;
+
+interface PooledClient {
+  client: pg.Client;
+  timer: NodeJS.Timeout;
+}
+
+const idleSessions = new Map<string, PooledClient[]>();
+const sessionKeys = new WeakMap<pg.Client, string>();
+const deadSessions = new WeakSet<pg.Client>();
+
+function poolKey(ep: ResolvedEndpoint, options: ConnectOptions): string {
+  return JSON.stringify([ep.host, ep.port, ep.database, ep.user, ep.password ?? null, ep.sslmode, options.settings ?? {}]);
+}
+
+/** A session for `ep`: a kept one when there is one, else a new one. Give it back with releaseSession. */
+export async function leaseSession(ep: ResolvedEndpoint, options: ConnectOptions = {}): Promise<pg.Client> {
+  const key = poolKey(ep, options);
+  const list = idleSessions.get(key);
+  while (list && list.length > 0) {
+    const kept = list.pop()!;
+    clearTimeout(kept.timer);
+    if (!deadSessions.has(kept.client)) return kept.client;
+    await closeClient(kept.client, true);
+  }
+  const client = await connectEndpoint(ep, options);
+  sessionKeys.set(client, key);
+  const dead = () => deadSessions.add(client);
+  client.on('error', dead);
+  client.on('end', dead);
+  return client;
+}
+
+/**
+ * Give a leased session back. `reusable` only when the caller ended its transaction and saw no
+ * error on it; otherwise (or when enough are kept already) the session is closed, `hard` as in closeClient.
+ */
+export async function releaseSession(client: pg.Client, reusable: boolean): Promise<void> {
+  const key = sessionKeys.get(client);
+  const list = key === undefined ? undefined : (idleSessions.get(key) ?? []);
+  if (!reusable || key === undefined || !list || deadSessions.has(client) || list.length >= IDLE_MAX_PER_ENDPOINT) {
+    await closeClient(client, !reusable);
+    return;
+  }
+  const kept: PooledClient = {
+    client,
+    timer: setTimeout(() => {
+      const at = list.indexOf(kept);
+      if (at >= 0) list.splice(at, 1);
+      void closeClient(client);
+    }, IDLE_KEEP_MS).unref(),
+  };
+  list.push(kept);
+  idleSessions.set(key, list);
+}
+
+/** Close every kept session (tests and shutdown). */
+export async function closeIdleSessions(): Promise<void> {
+  const all = [...idleSessions.values()].flat();
+  idleSessions.clear();
+  for (const kept of all) clearTimeout(kept.timer);
+  await Promise.all(all.map((kept) => closeClient(kept.client)));
+}

@@ -1,146 +1,247 @@
 // Full load: plan chunks, and copy one chunk source -> target as a streamed COPY whose rows commit
 // together with the chunk's marker row (exactly once on the target).
-import { Transform, type TransformCallback } from 'node:stream';
+//
+// Planning: a table (a leaf partition for a partitioned table) bigger than
+// spec.fullLoad.chunkTargetMB is split into ranges of about that size: equal-width ranges of a
+// single-column integer key, else ctid block ranges (TID range scans, PostgreSQL 14+). How each
+// table was split is recorded on the target (ferry.plan) the first time, so a re-plan after a
+// retry or a crash yields the same chunk ids, and markers keep done chunks from being copied again.
+//
+// Copying: under the full load's exported snapshot when one is given (every stream reads the
+// same instant of the source); binary COPY (text for types whose binary form embeds OIDs) piped
+// source -> target as the wire's own CopyData messages (copystream.ts), with backpressure; a whole
+// table is TRUNCATEd and loaded with COPY FREEZE in the chunk's transaction (no hint-bit or
+// freeze rewrite later); the target transaction commits asynchronously (synchronous_commit off:
+// a commit lost to a target crash loses its marker with it, and the chunk is copied again).
+// When a table's last chunk is in, its indexes and key constraints are built right away
+// (indexes.ts), while the other streams go on copying; finishLoad does the rest.
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import type { ChunkResult, LoadChunk, TableMapping } from '../../../workflows/types';
+import type { ChunkResult, LoadChunk, TableMapping, TableRef } from '../../../workflows/types';
 import type { CopyProgress, EngineContext } from '../engine';
-import { ConnectionFailed, CopyFailed, FerryError } from '../errors';
-import { leafPartitions, needsTextFormat, relkindOf } from './catalog';
-import { classifyError, closeClient, connectEndpoint, isConnectionLoss } from './connect';
+import { ConnectionFailed, CopyFailed, FerryError, SnapshotLost } from '../errors';
+import { integerKey, leafPartitions, needsTextFormat, relationSize, relkindOf } from './catalog';
+import { classifyError, closeClient, connectEndpoint, isConnectionLoss, leaseSession, pgCode, releaseSession, serverVersionNum, withClient } from './connect';
+import { CopyDataOut, copyDataIn, startCopyOut } from './copystream';
+import { buildIndexes, earlyIndexStatements } from './indexes';
 import { mapSchema } from './selection';
 import { displayName, qualify, quoteIdent, quoteIdentList } from './sql';
-import { CHUNK_TABLE, ensureState } from './state';
+import { CHUNK_TABLE, ensureState, PLAN_TABLE } from './state';
+import { beginUnderSnapshot, SNAPSHOT_ID } from './snapshot';
 
 /** Stable chunk id: the quoted source table, plus the range when there is one. */
 export function chunkId(table: TableMapping, range?: LoadChunk['range']): string {
   const base = qualify(table.source.schema, table.source.name);
-  return range ? `${base}#${quoteIdent(range.column)}[${range.lo ?? ''},${range.hi ?? ''})` : base;
+  if (!range) return base;
+  const column = range.kind === 'ctid' ? 'ctid' : quoteIdent(range.column);
+  return `${base}#${column}[${range.lo ?? ''},${range.hi ?? ''})`;
 }
 
-/** One chunk per table (per leaf partition for a partitioned table), largest first. */
+/** How one table is copied: whole, or in ranges between `bounds` (n bounds make n + 1 ranges, both ends open). */
+export type TableSplit = { kind: 'whole' } | { kind: 'key'; column: string; bounds: string[] } | { kind: 'ctid'; bounds: string[] };
+
+/** TID range scans (ctid >= ... AND ctid < ...) read only the blocks asked for from PostgreSQL 14 on. */
+const TID_RANGE_SCAN_VERSION = 140000;
+
+/** `count` equal-width ranges over [lo, hi): the count - 1 inner bounds (fewer when the span is smaller). */
+export function equalWidthBounds(lo: bigint, hi: bigint, count: number): bigint[] {
+  const span = hi - lo;
+  if (span <= 1n || count <= 1) return [];
+  const n = BigInt(count) < span ? BigInt(count) : span;
+  const width = (span + n - 1n) / n;
+  const bounds: bigint[] = [];
+  for (let b = lo + width; b < hi; b += width) bounds.push(b);
+  return bounds;
+}
+
+/** Decide how to split one table of the source, from its size now (only called the first time a table is planned). */
+export async function decideSplit(src: pg.Client, table: TableRef, targetBytes: number, version: number): Promise<TableSplit> {
+  const size = await relationSize(src, table);
+  if (!size || size.bytes <= targetBytes) return { kind: 'whole' };
+  const count = Math.ceil(size.bytes / targetBytes);
+  const column = await integerKey(src, table);
+  if (column !== null) {
+    const r = await src.query<{ lo: string | null; hi: string | null }>(
+      `SELECT min(${quoteIdent(column)})::text AS lo, max(${quoteIdent(column)})::text AS hi FROM ONLY ${qualify(table.schema, table.name)}`,
+    );
+    const { lo, hi } = r.rows[0] ?? { lo: null, hi: null };
+    if (lo === null || hi === null) return { kind: 'whole' };
+    const bounds = equalWidthBounds(BigInt(lo), BigInt(hi) + 1n, count);
+    return bounds.length ? { kind: 'key', column, bounds: bounds.map(String) } : { kind: 'whole' };
+  }
+  if (version < TID_RANGE_SCAN_VERSION) return { kind: 'whole' }; // each range would read the whole heap
+  const bounds = equalWidthBounds(0n, BigInt(size.blocks), count);
+  return bounds.length ? { kind: 'ctid', bounds: bounds.map(String) } : { kind: 'whole' };
+}
+
+/** The chunks of one table under its split: ranges cover everything (first and last are open-ended). */
+export function chunksOf(table: TableMapping, split: TableSplit): LoadChunk[] {
+  if (split.kind === 'whole' || split.bounds.length === 0) return [{ id: chunkId(table), table }];
+  const edges: (string | null)[] = [null, ...split.bounds, null];
+  const chunks: LoadChunk[] = [];
+  for (let i = 0; i + 1 < edges.length; i++) {
+    const range: NonNullable<LoadChunk['range']> =
+      split.kind === 'key'
+        ? { column: split.column, lo: edges[i]!, hi: edges[i + 1]!, kind: 'key' }
+        : { column: 'ctid', lo: edges[i]!, hi: edges[i + 1]!, kind: 'ctid' };
+    chunks.push({ id: chunkId(table, range), table, range });
+  }
+  return chunks;
+}
+
+/** The tables actually copied: each leaf of a partitioned table stands for it (the root holds no rows). */
+async function copyUnits(ctx: EngineContext, src: pg.Client, tables: TableMapping[]): Promise<TableMapping[]> {
+  const units: TableMapping[] = [];
+  for (const t of tables) {
+    if ((await relkindOf(src, t.source)) !== 'p') {
+      units.push(t);
+      continue;
+    }
+    for (const leaf of await leafPartitions(src, t.source)) {
+      const cols = await src.query<{ attname: string }>(
+        `SELECT a.attname FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+        [leaf.oid],
+      );
+      const rootCols = new Map(t.columns.map((c) => [c.source, c.target]));
+      units.push({
+        source: { schema: leaf.schema, name: leaf.name },
+        target: { schema: mapSchema(ctx.spec.rename, leaf.schema), name: leaf.name },
+        // Same columns as the root (generated ones left out), in the leaf's own order.
+        columns: cols.rows.filter((c) => rootCols.has(c.attname)).map((c) => ({ source: c.attname, target: rootCols.get(c.attname)! })),
+        estimatedBytes: leaf.bytes,
+        estimatedRows: leaf.rows,
+      });
+    }
+  }
+  return units;
+}
+
+/** Splits recorded for this migration, by quoted source table. */
+async function recordedSplits(tgt: pg.Client, migrationId: string): Promise<Map<string, TableSplit>> {
+  const r = await tgt.query<{ source_table: string; split: TableSplit }>(`SELECT source_table, split FROM ${PLAN_TABLE} WHERE migration_id = $1`, [
+    migrationId,
+  ]);
+  return new Map(r.rows.map((x) => [x.source_table, x.split]));
+}
+
+/** Chunks of every table (leaves for partitioned ones; big tables in ranges), largest first. */
 export async function planFullLoad(ctx: EngineContext, tables: TableMapping[]): Promise<LoadChunk[]> {
   const src = await connectEndpoint(ctx.source);
+  let tgt: pg.Client | undefined;
   try {
-    const chunks: LoadChunk[] = [];
-    for (const t of tables) {
-      if ((await relkindOf(src, t.source)) === 'p') {
-        // The root holds no rows: copy each leaf into the same leaf on the target.
-        for (const leaf of await leafPartitions(src, t.source)) {
-          const cols = await src.query<{ attname: string }>(
-            `SELECT a.attname FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
-            [leaf.oid],
-          );
-          const rootCols = new Map(t.columns.map((c) => [c.source, c.target]));
-          const leafTable: TableMapping = {
-            source: { schema: leaf.schema, name: leaf.name },
-            target: { schema: mapSchema(ctx.spec.rename, leaf.schema), name: leaf.name },
-            // Same columns as the root (generated ones left out), in the leaf's own order.
-            columns: cols.rows.filter((c) => rootCols.has(c.attname)).map((c) => ({ source: c.attname, target: rootCols.get(c.attname)! })),
-            estimatedBytes: leaf.bytes,
-            estimatedRows: leaf.rows,
-          };
-          chunks.push({ id: chunkId(leafTable), table: leafTable });
-        }
-      } else {
-        chunks.push({ id: chunkId(t), table: t });
-      }
+    const units = await copyUnits(ctx, src, tables);
+    tgt = await connectEndpoint(ctx.target);
+    await ensureState(tgt);
+    let splits = await recordedSplits(tgt, ctx.migrationId);
+    const fresh: [string, TableSplit][] = [];
+    const targetBytes = ctx.spec.fullLoad.chunkTargetMB * 1024 * 1024;
+    const version = await serverVersionNum(src);
+    for (const unit of units) {
+      const key = qualify(unit.source.schema, unit.source.name);
+      if (!splits.has(key)) fresh.push([key, await decideSplit(src, unit.source, targetBytes, version)]);
     }
-    return chunks.sort((a, b) => b.table.estimatedBytes - a.table.estimatedBytes || a.id.localeCompare(b.id));
+    if (fresh.length > 0) {
+      // First writer wins (two planners racing record one split); then read back what is recorded.
+      await tgt.query(
+        `INSERT INTO ${PLAN_TABLE} (migration_id, source_table, split)
+         SELECT $1, t, s FROM unnest($2::text[], $3::jsonb[]) AS x(t, s) ON CONFLICT (migration_id, source_table) DO NOTHING`,
+        [ctx.migrationId, fresh.map(([k]) => k), fresh.map(([, s]) => JSON.stringify(s))],
+      );
+      splits = await recordedSplits(tgt, ctx.migrationId);
+    }
+    // Largest first, by each chunk's share of its table; a table's ranges in key (block) order.
+    const sized: { chunk: LoadChunk; bytes: number; table: string; at: number }[] = [];
+    for (const unit of units) {
+      const table = qualify(unit.source.schema, unit.source.name);
+      const chunks = chunksOf(unit, splits.get(table) ?? { kind: 'whole' });
+      chunks.forEach((chunk, at) => sized.push({ chunk, bytes: unit.estimatedBytes / chunks.length, table, at }));
+    }
+    return sized.sort((a, b) => b.bytes - a.bytes || a.table.localeCompare(b.table) || a.at - b.at).map((x) => x.chunk);
   } catch (err) {
-    throw classifyError(err, ctx.source);
+    throw classifyError(err, tgt ? ctx.target : ctx.source);
   } finally {
     await closeClient(src);
+    if (tgt) await closeClient(tgt);
   }
 }
 
-/** `col >= lo AND col < hi` with the bounds rendered as literals by the server itself (COPY takes no parameters). */
-async function rangePredicate(src: pg.Client, range: NonNullable<LoadChunk['range']>): Promise<string> {
+const INTEGER = /^-?[0-9]+$/;
+const BLOCK = /^[0-9]+$/;
+
+/**
+ * `WHERE` clause of a range. Integer key and block bounds are checked and written as literals;
+ * any other bound is rendered as a literal by the server itself (COPY takes no parameters).
+ */
+export async function rangePredicate(src: pg.Client, range: NonNullable<LoadChunk['range']>): Promise<string> {
   const parts: string[] = [];
-  const lit = async (v: string) => (await src.query<{ l: string }>('SELECT pg_catalog.quote_literal($1::text) AS l', [v])).rows[0]!.l;
-  if (range.lo !== null) parts.push(`${quoteIdent(range.column)} >= ${await lit(range.lo)}`);
-  if (range.hi !== null) parts.push(`${quoteIdent(range.column)} < ${await lit(range.hi)}`);
+  if (range.kind === 'ctid') {
+    for (const v of [range.lo, range.hi]) if (v !== null && !BLOCK.test(v)) throw new CopyFailed(`invalid block number '${v}' in a ctid range`);
+    if (range.lo !== null) parts.push(`ctid >= '(${range.lo},0)'::pg_catalog.tid`);
+    if (range.hi !== null) parts.push(`ctid < '(${range.hi},0)'::pg_catalog.tid`);
+  } else {
+    const lit = async (v: string) =>
+      INTEGER.test(v) ? v : (await src.query<{ l: string }>('SELECT pg_catalog.quote_literal($1::text) AS l', [v])).rows[0]!.l;
+    if (range.lo !== null) parts.push(`${quoteIdent(range.column)} >= ${await lit(range.lo)}`);
+    if (range.hi !== null) parts.push(`${quoteIdent(range.column)} < ${await lit(range.hi)}`);
+  }
   return parts.length ? ` WHERE ${parts.join(' AND ')}` : '';
 }
 
-const PROGRESS_EVERY_BYTES = 1 << 20;
-
-/** Counts bytes (and rows, by parsing the COPY stream's framing) and reports progress about every MB. */
-export class CopyCounter extends Transform {
-  bytes = 0;
-  rows = 0;
-  private lastReport = 0;
-  private readonly rowCounter: (chunk: Buffer) => void;
-  constructor(
-    format: 'binary' | 'text',
-    private readonly onProgress: (p: CopyProgress) => void,
-  ) {
-    super();
-    this.rowCounter = format === 'text' ? this.countText : binaryRowCounter((n) => (this.rows += n));
-  }
-  private countText = (chunk: Buffer) => {
-    // Text COPY escapes newlines inside values, so every 0x0a ends a row.
-    let i = -1;
-    while ((i = chunk.indexOf(10, i + 1)) !== -1) this.rows++;
-  };
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.bytes += chunk.length;
-    this.rowCounter(chunk);
-    if (this.bytes - this.lastReport >= PROGRESS_EVERY_BYTES) {
-      this.lastReport = this.bytes;
-      try {
-        this.onProgress({ rows: this.rows, bytes: this.bytes });
-      } catch {
-        // progress is best effort
-      }
-    }
-    cb(null, chunk);
-  }
-}
-
 /**
- * Row counter for binary COPY: 11-byte signature, int32 flags, int32 extension length + extension,
- * then tuples (int16 field count, per field int32 length (-1 NULL) + data), trailer int16 -1.
+ * Row counter for binary COPY data (payloads, not wire messages): 11-byte signature, int32 flags,
+ * int32 extension length + extension, then tuples (int16 field count, per field int32 length
+ * (-1 NULL) + data), trailer int16 -1. Streams over the chunks as they come: field data is skipped
+ * in place and only the few bytes of a length split between two chunks are carried over. (The copy
+ * itself counts CopyData messages, one per row; this is for code that sees only the COPY data.)
  */
 export function binaryRowCounter(onRows: (n: number) => void): (chunk: Buffer) => void {
-  let need = 19; // signature + flags + extension length
-  let state: 'header' | 'ext' | 'tuple' | 'fieldlen' | 'field' | 'done' = 'header';
-  let pending = Buffer.alloc(0);
+  type State = 'header' | 'ext' | 'tuple' | 'fieldlen' | 'field' | 'done';
+  let state: State = 'header';
+  let need = 19; // bytes still wanted by the current state (signature + flags + extension length)
   let fieldsLeft = 0;
+  const carry = Buffer.alloc(19); // the start of a header/length split across chunks
+  let carried = 0;
   return (chunk: Buffer) => {
-    const buf = pending.length ? Buffer.concat([pending, chunk]) : chunk;
     let pos = 0;
     let rows = 0;
-    for (;;) {
-      if (state === 'done') break;
-      if (state === 'field') {
-        const skip = Math.min(need, buf.length - pos);
+    while (state !== 'done' && pos < chunk.length) {
+      if (state === 'field' || state === 'ext') {
+        const skip = Math.min(need, chunk.length - pos);
         pos += skip;
         need -= skip;
         if (need > 0) break;
-        state = --fieldsLeft > 0 ? 'fieldlen' : 'tuple';
-        need = state === 'tuple' ? 2 : 4;
+        if (state === 'ext') {
+          state = 'tuple';
+          need = 2;
+        } else {
+          state = --fieldsLeft > 0 ? 'fieldlen' : 'tuple';
+          need = state === 'tuple' ? 2 : 4;
+        }
         continue;
       }
-      if (state === 'ext') {
-        const skip = Math.min(need, buf.length - pos);
-        pos += skip;
-        need -= skip;
-        if (need > 0) break;
-        state = 'tuple';
-        need = 2;
-        continue;
+      // A fixed-size item: read in place when whole, else gather it in `carry`.
+      let buf: Buffer;
+      let at: number;
+      if (carried === 0 && chunk.length - pos >= need) {
+        buf = chunk;
+        at = pos;
+        pos += need;
+      } else {
+        const take = Math.min(need - carried, chunk.length - pos);
+        chunk.copy(carry, carried, pos, pos + take);
+        carried += take;
+        pos += take;
+        if (carried < need) break;
+        buf = carry;
+        at = 0;
+        carried = 0;
       }
-      if (buf.length - pos < need) break;
       if (state === 'header') {
-        need = buf.readInt32BE(pos + 15);
-        pos += 19;
+        need = buf.readInt32BE(at + 15);
         state = need > 0 ? 'ext' : 'tuple';
         if (state === 'tuple') need = 2;
       } else if (state === 'tuple') {
-        const n = buf.readInt16BE(pos);
-        pos += 2;
+        const n = buf.readInt16BE(at);
         if (n === -1) state = 'done';
         else {
           rows++;
@@ -148,9 +249,8 @@ export function binaryRowCounter(onRows: (n: number) => void): (chunk: Buffer) =
           state = n > 0 ? 'fieldlen' : 'tuple';
           need = n > 0 ? 4 : 2;
         }
-      } else if (state === 'fieldlen') {
-        const len = buf.readInt32BE(pos);
-        pos += 4;
+      } else {
+        const len = buf.readInt32BE(at);
         if (len > 0) {
           state = 'field';
           need = len;
@@ -160,20 +260,78 @@ export function binaryRowCounter(onRows: (n: number) => void): (chunk: Buffer) =
         }
       }
     }
-    pending = Buffer.from(buf.subarray(pos));
     if (rows) onRows(rows);
   };
 }
 
-export async function copyChunk(ctx: EngineContext, chunk: LoadChunk, onProgress: (p: CopyProgress) => void): Promise<ChunkResult> {
+/** Copy format per table and columns, remembered for the chunks of a split table (types do not change under a fenced source). */
+const formats = new Map<string, 'binary' | 'text'>();
+const FORMAT_CACHE_MAX = 10_000;
+
+async function copyFormat(ctx: EngineContext, src: pg.Client, table: TableRef, columns: string[]): Promise<'binary' | 'text'> {
+  const key = JSON.stringify([ctx.migrationId, ctx.source.host, ctx.source.port, ctx.source.database, table.schema, table.name, columns]);
+  let format = formats.get(key);
+  if (!format) {
+    format = (await needsTextFormat(src, table, columns)) ? 'text' : 'binary';
+    if (formats.size >= FORMAT_CACHE_MAX) formats.clear();
+    formats.set(key, format);
+  }
+  return format;
+}
+
+/**
+ * When every chunk of this chunk's table has its marker, build the table's indexes and key
+ * constraints (indexes.ts), unless another session is already at it. Cancelled with the activity.
+ */
+async function indexWhenComplete(ctx: EngineContext, src: pg.Client, tgt: pg.Client, chunk: LoadChunk): Promise<void> {
+  const from = qualify(chunk.table.source.schema, chunk.table.source.name);
+  const r = await tgt.query<{ done: number; total: number | null }>(
+    `SELECT (SELECT count(*)::int FROM ${CHUNK_TABLE} WHERE migration_id = $1 AND source_table = $2) AS done,
+            (SELECT coalesce(jsonb_array_length(split->'bounds'), 0) + 1 FROM ${PLAN_TABLE} WHERE migration_id = $1 AND source_table = $2) AS total`,
+    [ctx.migrationId, from],
+  );
+  const { done, total } = r.rows[0] ?? { done: 0, total: null };
+  if (total === null || done < total) return;
+  const statements = await earlyIndexStatements(src, chunk.table.source);
+  if (!statements || statements.length === 0) return;
+  const key = `${ctx.migrationId}/${from}`;
+  const got = await tgt.query<{ ok: boolean }>("SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('ferry.index'), pg_catalog.hashtext($1)) AS ok", [key]);
+  if (!got.rows[0]?.ok) return;
+  const pid = (tgt as unknown as { processID?: number }).processID;
+  const cancel = () => {
+    if (pid) void withClient(ctx.target, (c) => c.query('SELECT pg_catalog.pg_cancel_backend($1)', [pid])).catch(() => undefined);
+  };
+  ctx.signal?.addEventListener('abort', cancel, { once: true });
+  try {
+    ctx.signal?.throwIfAborted();
+    await buildIndexes(tgt, chunk.table.source, statements);
+  } finally {
+    ctx.signal?.removeEventListener('abort', cancel);
+    await tgt.query("SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('ferry.index'), pg_catalog.hashtext($1))", [key]);
+  }
+}
+
+/** Sessions of chunk copies: no statement or idle timeout of the role may cut a long COPY short. */
+const COPY_SESSION = { settings: { statement_timeout: '0', idle_in_transaction_session_timeout: '0', lock_timeout: '0' } };
+
+export async function copyChunk(
+  ctx: EngineContext,
+  chunk: LoadChunk,
+  onProgress: (p: CopyProgress) => void,
+  snapshotId?: string,
+): Promise<ChunkResult> {
   const table = chunk.table;
   const name = displayName(table.source.schema, table.source.name);
-  const tgt = await connectEndpoint(ctx.target);
+  if (snapshotId !== undefined && !SNAPSHOT_ID.test(snapshotId)) {
+    throw new SnapshotLost(`chunk ${chunk.id}: '${snapshotId}' is not a PostgreSQL snapshot id`);
+  }
+  let tgt: pg.Client | undefined;
   let src: pg.Client | undefined;
-  let broken = false;
+  let clean = false;
   try {
+    tgt = await leaseSession(ctx.target, COPY_SESSION);
     await ensureState(tgt);
-    await tgt.query('BEGIN');
+    await tgt.query('BEGIN; SET LOCAL synchronous_commit = off');
     // Two workers on the same chunk: the second waits here, then sees the first one's marker.
     await tgt.query("SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('ferry.chunk'), pg_catalog.hashtext($1))", [
       `${ctx.migrationId}/${chunk.id}`,
@@ -185,46 +343,72 @@ export async function copyChunk(ctx: EngineContext, chunk: LoadChunk, onProgress
     const done = marker.rows[0];
     if (done) {
       await tgt.query('COMMIT');
+      clean = true;
       return { chunkId: chunk.id, rows: Number(done.rows), bytes: Number(done.bytes), skipped: true };
     }
 
-    src = await connectEndpoint(ctx.source);
+    src = await leaseSession(ctx.source, COPY_SESSION);
+    if (snapshotId !== undefined) await beginUnderSnapshot(src, snapshotId, `chunk ${chunk.id}`);
+    else await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     const sourceCols = table.columns.map((c) => c.source);
-    const format = (await needsTextFormat(src, table.source, sourceCols)) ? 'text' : 'binary';
-    const where = chunk.range ? await rangePredicate(src, chunk.range) : '';
-    const select = `SELECT ${quoteIdentList(sourceCols)} FROM ${qualify(table.source.schema, table.source.name)}${where}`;
+    const format = await copyFormat(ctx, src, table.source, sourceCols);
+    const from = qualify(table.source.schema, table.source.name);
     // The load writes under source names; applyRenames moves them to the target names afterwards.
-    const into = `${qualify(table.source.schema, table.source.name)}${sourceCols.length ? ` (${quoteIdentList(sourceCols)})` : ''}`;
+    const into = `${from}${sourceCols.length ? ` (${quoteIdentList(sourceCols)})` : ''}`;
+    // A whole table: COPY reads exactly its rows (not its inheritance children); a range: a query.
+    const out = chunk.range
+      ? `COPY (SELECT ${quoteIdentList(sourceCols)} FROM ONLY ${from}${await rangePredicate(src, chunk.range)}) TO STDOUT (FORMAT ${format})`
+      : sourceCols.length
+        ? `COPY ${into} TO STDOUT (FORMAT ${format})`
+        : `COPY (SELECT FROM ONLY ${from}) TO STDOUT (FORMAT ${format})`;
+    // A whole table is this chunk's alone: empty it in this transaction and load it frozen. (A
+    // foreign key pointing at it forbids the TRUNCATE: then it is loaded as it is, unfrozen.)
+    let freeze = '';
+    if (!chunk.range) {
+      await tgt.query('SAVEPOINT ferry_truncate');
+      try {
+        await tgt.query(`TRUNCATE ONLY ${from}`);
+        freeze = ', FREEZE';
+      } catch (err) {
+        if (pgCode(err) !== '0A000') throw err;
+        await tgt.query('ROLLBACK TO SAVEPOINT ferry_truncate');
+      }
+    }
 
     ctx.signal?.throwIfAborted();
-    const out = src.query(copyTo(`COPY (${select}) TO STDOUT (FORMAT ${format})`));
-    const counter = new CopyCounter(format, onProgress);
-    const inp = tgt.query(copyFrom(`COPY ${into} FROM STDIN (FORMAT ${format})`));
-    try {
-      await pipeline(out, counter, inp, ctx.signal ? { signal: ctx.signal } : {});
-    } catch (err) {
-      broken = true;
-      throw err;
-    }
-    const rows = inp.rowCount ?? counter.rows;
+    // The source's CopyData messages go to the target as they are (see copystream.ts).
+    const reader = startCopyOut(src, new CopyDataOut(out, onProgress));
+    const writer = tgt.query(copyDataIn(`COPY ${into} FROM STDIN (FORMAT ${format}${freeze})`));
+    await pipeline(reader, writer, ctx.signal ? { signal: ctx.signal } : {});
+    const rows = writer.rowCount ?? reader.rowsSoFar();
+    const bytes = reader.bytes;
     await tgt.query(
       `INSERT INTO ${CHUNK_TABLE} (migration_id, chunk_id, source_table, target_table, rows, bytes, worker) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [ctx.migrationId, chunk.id, qualify(table.source.schema, table.source.name), qualify(table.target.schema, table.target.name), rows, counter.bytes, ctx.workerId],
+      [ctx.migrationId, chunk.id, from, qualify(table.target.schema, table.target.name), rows, bytes, ctx.workerId],
     );
     await tgt.query('COMMIT');
-    onProgress({ rows, bytes: counter.bytes });
-    return { chunkId: chunk.id, rows, bytes: counter.bytes, skipped: false };
+    await src.query('COMMIT');
+    clean = true;
+    onProgress({ rows, bytes });
+    // The table's last chunk: its indexes now, while other tables still copy. Best effort: what
+    // fails or is cut short here, finishLoad builds (and reports) later.
+    clean = await indexWhenComplete(ctx, src, tgt, chunk).then(
+      () => true,
+      () => false,
+    );
+    return { chunkId: chunk.id, rows, bytes, skipped: false };
   } catch (err) {
-    broken = true;
     if (ctx.signal?.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error(`copy of ${name} cancelled`);
     if (err instanceof FerryError) throw err;
     if (isConnectionLoss(err)) {
-      throw new ConnectionFailed(`copy of ${name} lost its connection (it is retried): ${(err as Error)?.message ?? String(err)}`, { cause: err });
+      throw new ConnectionFailed(`copy of ${name} (chunk ${chunk.id}) lost its connection (it is retried): ${(err as Error)?.message ?? String(err)}`, {
+        cause: err,
+      });
     }
-    throw new CopyFailed(`copy of ${name} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    throw new CopyFailed(`copy of ${name} (chunk ${chunk.id}) failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
   } finally {
-    // On failure drop the sessions outright: the server rolls the open transaction back.
-    await closeClient(tgt, broken);
-    if (src) await closeClient(src, broken);
+    // On failure drop the sessions outright: the server rolls the open transactions back.
+    if (tgt) await releaseSession(tgt, clean);
+    if (src) await releaseSession(src, clean);
   }
 }

@@ -4,12 +4,32 @@ import { cleanup } from './cleanup';
 import { copyChunk, planFullLoad } from './copy';
 import { fenceSource, unfenceSource } from './fence';
 import { precheck } from './precheck';
+import { currentLsn, prepareCapture, stopCapture, streamChanges, syncSequences } from './replication';
 import { applyRenames } from './renames';
 import { finishLoad, provision } from './schema';
+import { currentSnapshot, holdSnapshot } from './snapshot';
 import { validate } from './validate';
 
 export function createPostgresEngine(): MigrationEngine {
-  return { precheck, provision, planFullLoad, copyChunk, finishLoad, fenceSource, unfenceSource, applyRenames, validate, cleanup };
+  return {
+    precheck,
+    provision,
+    planFullLoad,
+    holdSnapshot,
+    currentSnapshot,
+    copyChunk,
+    finishLoad,
+    fenceSource,
+    unfenceSource,
+    applyRenames,
+    validate,
+    cleanup,
+    prepareCapture,
+    streamChanges,
+    currentLsn,
+    syncSequences,
+    stopCapture,
+  };
 }
 
 export { quoteIdent, qualify } from './sql';

@@ -1,5 +1,6 @@
 // Ferry's state on the target, schema `ferry`: chunk markers (committed with the rows they
-// describe), what provision created (so abort can remove exactly that), and the fence record.
+// describe), what provision created (so abort can remove exactly that), the fence record, the
+// snapshot the full load reads under, and each split table's ranges (so a re-plan keeps chunk ids).
 import type pg from 'pg';
 import type { ProvisionResult } from '../../../workflows/types';
 import { qualify, quoteIdent } from './sql';
@@ -8,6 +9,11 @@ export const STATE_SCHEMA = 'ferry';
 export const CHUNK_TABLE = qualify(STATE_SCHEMA, 'chunk');
 export const PROVISIONED_TABLE = qualify(STATE_SCHEMA, 'provisioned');
 export const FENCE_TABLE = qualify(STATE_SCHEMA, 'fence');
+export const SNAPSHOT_TABLE = qualify(STATE_SCHEMA, 'snapshot');
+export const PLAN_TABLE = qualify(STATE_SCHEMA, 'plan');
+
+/** Every table of the state schema (cleanup empties them all). */
+const STATE_TABLES = ['chunk', 'provisioned', 'fence', 'snapshot', 'plan'];
 
 /** Serialises creating and dropping the state schema between concurrent migrations on one target. */
 const STATE_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext('ferry'), hashtext('ferry.state'))";
@@ -41,14 +47,13 @@ export async function stateSchemaExists(client: pg.Client): Promise<boolean> {
 
 /** Create the state schema and tables if missing (idempotent, safe against concurrent callers). */
 export async function ensureState(client: pg.Client): Promise<void> {
-  if (await stateSchemaExists(client)) {
-    const r = await client.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = $1 AND c.relname = ANY($2::text[])`,
-      [STATE_SCHEMA, ['chunk', 'provisioned', 'fence']],
-    );
-    if (r.rows[0]?.n === 3) return;
-  }
+  // One round trip when everything is there (every chunk copy calls this).
+  const r = await client.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) AND c.relkind = 'r'`,
+    [STATE_SCHEMA, STATE_TABLES],
+  );
+  if (r.rows[0]?.n === STATE_TABLES.length) return;
   await client.query('BEGIN');
   try {
     await client.query(STATE_LOCK_SQL);
@@ -76,6 +81,19 @@ export async function ensureState(client: pg.Client): Promise<void> {
       migration_id text PRIMARY KEY,
       previous_read_only text,
       fenced_at timestamptz NOT NULL DEFAULT now())`);
+    // The snapshot exported by the session that holds it open for the full load (one per migration).
+    await client.query(`CREATE TABLE IF NOT EXISTS ${SNAPSHOT_TABLE} (
+      migration_id text PRIMARY KEY,
+      snapshot_id text NOT NULL,
+      worker text,
+      exported_at timestamptz NOT NULL DEFAULT now())`);
+    // How a big table was split the first time it was planned: re-plans reuse it, so chunk ids stay.
+    await client.query(`CREATE TABLE IF NOT EXISTS ${PLAN_TABLE} (
+      migration_id text NOT NULL,
+      source_table text NOT NULL,
+      split jsonb NOT NULL,
+      planned_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (migration_id, source_table))`);
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -124,7 +142,7 @@ export async function removeState(client: pg.Client, migrationId: string): Promi
       return;
     }
     let remaining = 0;
-    for (const table of ['chunk', 'provisioned', 'fence']) {
+    for (const table of STATE_TABLES) {
       const exists = await client.query(
         `SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
         [STATE_SCHEMA, table],

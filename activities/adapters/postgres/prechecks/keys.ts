@@ -35,9 +35,19 @@ export async function checkKeys(env: PrecheckEnv): Promise<PrecheckItem[]> {
         `without a primary key or unique not-null index: ${listNames(keyless)} (offline mode copies them whole; validation compares whole-table checksums and cannot narrow a difference to rows)`,
       ),
     ];
-  // Change capture cannot apply UPDATE and DELETE to a table it cannot identify rows of.
+  // Change capture cannot apply UPDATE and DELETE to a table it cannot identify rows of, unless
+  // the table logs whole old rows (REPLICA IDENTITY FULL): then it can, matching on every column.
+  const full = await src.query<{ oid: string }>(`SELECT c.oid::int8 AS oid FROM pg_catalog.pg_class c WHERE c.oid = ANY($1::oid[]) AND c.relreplident = 'f'`, [
+    sel.roots.map((t) => t.oid),
+  ]);
+  const fullNames = new Set(sel.roots.filter((t) => full.rows.some((x) => Number(x.oid) === t.oid)).map(nameOf));
   return keyless.map((t) =>
-    fail(
+    fullNames.has(t)
+      ? pass(
+          `tables.primary-key:${t}`,
+          `${t} has no key but REPLICA IDENTITY FULL: its UPDATEs and DELETEs are replicated by matching every column (slower on large tables; validation cannot narrow a difference to rows)`,
+        )
+      : fail(
       `tables.primary-key:${t}`,
       `${t} has no primary key and no unique not-null index: online mode cannot replicate its UPDATEs and DELETEs`,
       `add a primary key (ALTER TABLE ${t} ADD PRIMARY KEY (...)) or a unique index on NOT NULL columns, or migrate it offline`,

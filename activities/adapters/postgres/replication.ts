@@ -1,0 +1,835 @@
+// Change data capture (online mode), the I/O half: the publication and the slot on the source,
+// Ferry's capture state on the target (ferry.cdc), and streamChanges, which reads pgoutput from
+// the slot and applies it to the target in batches of whole source transactions, each batch
+// committed together with the source LSN it reached.
+//
+// Why raw START_REPLICATION over pg's replication connection, not pg-logical-replication's
+// PgoutputPlugin: that library decodes values with node-pg's type parsers while it reads (lossy:
+// timestamps become Date with millisecond precision, json is parsed), reports an unchanged TOAST
+// column as `undefined` or the old value, acknowledges the last *received* LSN on a timer (so WAL
+// of changes not yet committed on the target could be recycled) and acknowledges LSN + 1 (which
+// can skip a commit record that starts exactly at the acknowledged position), and in flow-control
+// mode reports a failing handler as an event and goes on with the next message. The protocol
+// itself is small: apply.ts decodes it (pure, unit-tested) and this file drives it.
+//
+// Exactly once: ferry.cdc.applied_lsn is the end LSN of the last source transaction committed on
+// the target, written in the same target transaction as its rows. A slice starts streaming there
+// and skips any transaction whose commit record lies before it; the slot is only ever told
+// (standby status) positions already committed on the target.
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import type { CaptureProgress, StreamOptions, TableMapping } from '../../../workflows/types';
+import type { EngineContext, ResolvedEndpoint } from '../engine';
+import { FerryError } from '../errors';
+import {
+  decodeFrame,
+  deleteStatements,
+  insertStatement,
+  mapColumns,
+  mappingDisplay,
+  standbyStatus,
+  targetTable,
+  truncateStatement,
+  tupleBytes,
+  updateStatement,
+  type PgoutputMessage,
+  type RelationMessage,
+  type ReplicationFrame,
+  type Statement,
+  type TargetColumn,
+  type TargetTable,
+  type Tuple,
+} from './apply';
+import { APPLICATION_NAME, classifyError, closeClient, connectEndpoint, pgCode, SESSION_SETTINGS, sslConfig, startupOptions } from './connect';
+import { captureName, dropHeartbeatTable, ensureHeartbeatTable, heartbeatTable, SOURCE_WRITER, startHeartbeat, type HeartbeatTable } from './heartbeat';
+import { formatLsn, isLsn, lsnDiff, parseLsn } from './lsn';
+import { finishLoad, checkedSelection } from './schema';
+import { displayName, qualify, quoteIdent } from './sql';
+import { readProvisioned, STATE_SCHEMA, type ProvisionedObject } from './state';
+
+/** Change capture cannot go on without a person acting (missing slot, unmapped table, diverged target). */
+export class CaptureFailed extends FerryError {
+  readonly retryable = false;
+}
+
+export const CDC_TABLE = qualify(STATE_SCHEMA, 'cdc');
+/** Same lock as state.ts uses to create the state schema (creating tables concurrently is not safe otherwise). */
+const STATE_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext('ferry'), hashtext('ferry.state'))";
+
+/** The logical replication slot of a migration (`ferry_<id>`, slot-name rules). */
+export function slotName(migrationId: string): string {
+  return captureName('ferry_', migrationId);
+}
+
+/** The publication of a migration: the same name as its slot. */
+export function publicationName(migrationId: string): string {
+  return captureName('ferry_', migrationId);
+}
+
+// ---------------------------------------------------------------- state on the target
+
+export interface CdcState {
+  slot: string;
+  startLsn: string;
+  appliedLsn: string;
+  heartbeatTs: string | null;
+  appliedChanges: number;
+}
+
+/** ferry.cdc: one row per migration, the slot's start and the position applied on the target. */
+export async function ensureCdcState(tgt: pg.Client): Promise<void> {
+  const r = await tgt.query(
+    `SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = 'cdc' AND c.relkind = 'r'`,
+    [STATE_SCHEMA],
+  );
+  if (r.rowCount) return;
+  await tgt.query('BEGIN');
+  try {
+    await tgt.query(STATE_LOCK_SQL);
+    await tgt.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(STATE_SCHEMA)}`);
+    await tgt.query(`CREATE TABLE IF NOT EXISTS ${CDC_TABLE} (
+      migration_id text PRIMARY KEY,
+      slot text NOT NULL,
+      start_lsn pg_lsn NOT NULL,
+      applied_lsn pg_lsn NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now(),
+      heartbeat_ts timestamptz,
+      applied_changes bigint NOT NULL DEFAULT 0)`);
+    await tgt.query('COMMIT');
+  } catch (err) {
+    await tgt.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+export async function readCdcState(tgt: pg.Client, migrationId: string): Promise<CdcState | null> {
+  const exists = await tgt.query(
+    `SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = 'cdc'`,
+    [STATE_SCHEMA],
+  );
+  if (!exists.rowCount) return null;
+  const r = await tgt.query<{ slot: string; start_lsn: string; applied_lsn: string; heartbeat_ts: string | null; applied_changes: string }>(
+    `SELECT slot, start_lsn::text, applied_lsn::text, heartbeat_ts::text, applied_changes::text FROM ${CDC_TABLE} WHERE migration_id = $1`,
+    [migrationId],
+  );
+  const row = r.rows[0];
+  if (!row) return null;
+  return { slot: row.slot, startLsn: row.start_lsn, appliedLsn: row.applied_lsn, heartbeatTs: row.heartbeat_ts, appliedChanges: Number(row.applied_changes) };
+}
+
+/** Record a new slot's consistent point as both start and applied position (inside the caller's transaction). */
+export async function recordSlot(tgt: pg.Client, migrationId: string, slot: string, consistentPoint: string): Promise<void> {
+  await tgt.query(
+    `INSERT INTO ${CDC_TABLE} (migration_id, slot, start_lsn, applied_lsn, applied_at) VALUES ($1, $2, $3::pg_lsn, $3::pg_lsn, now())
+     ON CONFLICT (migration_id) DO UPDATE SET slot = EXCLUDED.slot, start_lsn = EXCLUDED.start_lsn, applied_lsn = EXCLUDED.applied_lsn,
+       applied_at = EXCLUDED.applied_at, heartbeat_ts = NULL, applied_changes = 0`,
+    [migrationId, slot, consistentPoint],
+  );
+}
+
+// ---------------------------------------------------------------- connections
+
+function replicationConfig(ep: ResolvedEndpoint, ssl: ReturnType<typeof sslConfig>): pg.ClientConfig {
+  return {
+    host: ep.host,
+    port: ep.port,
+    database: ep.database,
+    user: ep.user,
+    password: ep.password,
+    ssl,
+    application_name: APPLICATION_NAME,
+    // Output functions run in the walsender: the same text settings as every other Ferry session.
+    options: startupOptions({ ...SESSION_SETTINGS }),
+    connectionTimeoutMillis: 30_000,
+    keepAlive: true,
+    replication: 'database',
+  } as pg.ClientConfig;
+}
+
+/** A replication (walsender) session on the source: `replication=database`. */
+export async function connectReplication(ep: ResolvedEndpoint): Promise<pg.Client> {
+  const attempt = async (ssl: ReturnType<typeof sslConfig>): Promise<pg.Client> => {
+    const client = new pg.Client(replicationConfig(ep, ssl));
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      return client;
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw err;
+    }
+  };
+  try {
+    try {
+      return await attempt(sslConfig(ep.sslmode));
+    } catch (err) {
+      if (ep.sslmode === 'prefer' && /does not support SSL/i.test(String((err as Error)?.message))) return await attempt(false);
+      throw err;
+    }
+  } catch (err) {
+    throw classifyError(err, ep);
+  }
+}
+
+function captureError(err: unknown, ep: ResolvedEndpoint): unknown {
+  return err instanceof FerryError ? err : classifyError(err, ep);
+}
+
+// ---------------------------------------------------------------- prepareCapture / currentLsn / stopCapture
+
+/**
+ * The publication `ferry_<id>` of the selected tables (partitioned tables through their root) plus
+ * the heartbeat table. Idempotent: an existing publication gets exactly that table list.
+ */
+export async function prepareCapture(ctx: EngineContext): Promise<void> {
+  let src: pg.Client | undefined;
+  try {
+    src = await connectEndpoint(ctx.source, SOURCE_WRITER);
+    const sel = await checkedSelection(ctx, src);
+    const hb = heartbeatTable(ctx.migrationId);
+    await ensureHeartbeatTable(src, hb);
+    const list = [...sel.roots.map((t) => qualify(t.schema, t.name)), qualify(hb.schema, hb.name)].join(', ');
+    const pub = publicationName(ctx.migrationId);
+    const have = await src.query('SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1', [pub]);
+    if (have.rowCount) {
+      await src.query(`ALTER PUBLICATION ${quoteIdent(pub)} SET TABLE ${list}`);
+      await src.query(`ALTER PUBLICATION ${quoteIdent(pub)} SET (publish = 'insert, update, delete, truncate', publish_via_partition_root = true)`);
+    } else {
+      await src.query(
+        `CREATE PUBLICATION ${quoteIdent(pub)} FOR TABLE ${list} WITH (publish = 'insert, update, delete, truncate', publish_via_partition_root = true)`,
+      );
+    }
+  } catch (err) {
+    throw captureError(err, ctx.source);
+  } finally {
+    if (src) await closeClient(src);
+  }
+}
+
+/**
+ * The source's current WAL position, as text: the *insert* position, not pg_current_wal_lsn()
+ * (the write position). With synchronous_commit = off a transaction has committed (and is
+ * visible) once its commit record is inserted, before it is written; draining only to the write
+ * position would leave the last such transactions behind at cutover.
+ */
+export async function currentLsn(ctx: EngineContext): Promise<string> {
+  let src: pg.Client | undefined;
+  try {
+    src = await connectEndpoint(ctx.source);
+    const r = await src.query<{ lsn: string }>('SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS lsn');
+    return r.rows[0]!.lsn;
+  } catch (err) {
+    throw captureError(err, ctx.source);
+  } finally {
+    if (src) await closeClient(src);
+  }
+}
+
+/**
+ * Every target sequence set from the source, at cutover after the drain. This is finishLoad's
+ * sequence sync (schema.ts), reached through finishLoad itself: its post-data part finds
+ * everything already restored and does nothing, then the sequences are set.
+ */
+export async function syncSequences(ctx: EngineContext, tables: TableMapping[]): Promise<void> {
+  await finishLoad(ctx, tables);
+}
+
+/** The walsender streaming from `slot`, if any, is ended; waits until the slot is free. */
+async function freeSlot(src: pg.Client, slot: string, waitMs: number, terminate: boolean): Promise<void> {
+  const until = Date.now() + waitMs;
+  for (;;) {
+    const r = await src.query<{ pid: number | null }>('SELECT active_pid AS pid FROM pg_catalog.pg_replication_slots WHERE slot_name = $1', [slot]);
+    const pid = r.rows[0]?.pid;
+    if (pid === undefined || pid === null) return;
+    if (Date.now() >= until) {
+      if (!terminate) return;
+      await src.query('SELECT pg_catalog.pg_terminate_backend($1)', [pid]);
+      terminate = false;
+    }
+    await sleep(100);
+  }
+}
+
+/** Drop the slot (ending its walsender first), the publication and the heartbeat table. Idempotent. */
+export async function stopCapture(ctx: EngineContext): Promise<void> {
+  let src: pg.Client | undefined;
+  try {
+    src = await connectEndpoint(ctx.source, SOURCE_WRITER);
+    const slot = slotName(ctx.migrationId);
+    for (let attempt = 0; ; attempt++) {
+      await freeSlot(src, slot, 2_000, true);
+      try {
+        await src.query('SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name = $1', [slot]);
+        break;
+      } catch (err) {
+        if (pgCode(err) !== '55006' || attempt >= 20) throw err; // still active: a walsender raced us
+      }
+    }
+    await src.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(publicationName(ctx.migrationId))}`);
+    await dropHeartbeatTable(src, heartbeatTable(ctx.migrationId));
+  } catch (err) {
+    throw captureError(err, ctx.source);
+  } finally {
+    if (src) await closeClient(src);
+  }
+}
+
+// ---------------------------------------------------------------- target tables
+
+/** Where a mapped table is on the target now: by the OID provision recorded, else by name (source names before renames, then target names). */
+async function locateTarget(tgt: pg.Client, m: TableMapping, objects: ProvisionedObject[]): Promise<number | null> {
+  const o = objects.find((x) => x.kind === 'table' && x.schema === m.source.schema && x.name === m.source.name && x.targetOid);
+  if (o?.targetOid) {
+    const r = await tgt.query('SELECT 1 FROM pg_catalog.pg_class WHERE oid = $1::oid', [o.targetOid]);
+    if (r.rowCount) return o.targetOid;
+  }
+  for (const at of [m.source, m.target]) {
+    const r = await tgt.query<{ oid: number }>(
+      `SELECT c.oid::int8 AS oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`,
+      [at.schema, at.name],
+    );
+    if (r.rows[0]) return Number(r.rows[0].oid);
+  }
+  return null;
+}
+
+/**
+ * A relation message resolved against the mapping and the target catalog. Column names: the
+ * source names while the target still has them (before applyRenames), else the mapped names; the
+ * types are the target columns' own (format_type), so user types resolve on the target.
+ */
+async function resolveTable(tgt: pg.Client, rel: RelationMessage, mappings: TableMapping[], objects: ProvisionedObject[]): Promise<TargetTable> {
+  const source = displayName(rel.schema, rel.name);
+  const m = mappings.find((x) => x.source.schema === rel.schema && x.source.name === rel.name);
+  if (!m) {
+    throw new CaptureFailed(
+      `change for source table ${source}, which is not part of this migration (it was not selected when the migration was provisioned, ` +
+        'or was created afterwards and added to the publication): Ferry does not migrate tables created during a migration (docs/cdc.md)',
+    );
+  }
+  const oid = await locateTarget(tgt, m, objects);
+  const display = mappingDisplay(m);
+  if (oid === null) throw new CaptureFailed(`table for ${display} is missing on the target; cannot apply changes to it`);
+  const where = await tgt.query<{ schema: string; name: string }>(
+    'SELECT n.nspname AS schema, c.relname AS name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::oid',
+    [oid],
+  );
+  const at = where.rows[0]!;
+  const cols = await tgt.query<TargetColumn>(
+    `SELECT attname AS name, pg_catalog.format_type(atttypid, atttypmod) AS type FROM pg_catalog.pg_attribute
+      WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped`,
+    [oid],
+  );
+  const mapped = mapColumns(rel, m, cols.rows);
+  if ('missing' in mapped) {
+    throw new CaptureFailed(
+      `column ${mapped.missing} of source table ${source} has no column on the target table ${displayName(at.schema, at.name)}: ` +
+        'DDL is not replicated; a column added on the source during the migration must be added on the target too (docs/cdc.md)',
+    );
+  }
+  return targetTable(rel, display, at.schema, at.name, mapped.columns);
+}
+
+// ---------------------------------------------------------------- applying
+
+/** A target transaction is committed once it holds this many changes... */
+const BATCH_MAX_CHANGES = 5_000;
+/** ...or is this old, or nothing more is queued (at a source commit, never inside a source transaction). */
+const BATCH_MAX_MS = 1_000;
+/** Consecutive inserts (or key deletes) of one table go out as one statement of at most this many rows / characters. */
+const RUN_MAX_ROWS = 1_000;
+const RUN_MAX_CHARS = 8 * 1024 * 1024;
+/** Decoded frames buffered before the socket is paused (backpressure; a 100k-row transaction never sits in memory). */
+const QUEUE_HIGH = 2_000;
+const QUEUE_LOW = 200;
+/** Standby status at least this often, so the walsender (wal_sender_timeout) knows the stream is alive. */
+const STATUS_EVERY_MS = 10_000;
+const PROGRESS_EVERY_MS = 1_000;
+
+class Applier {
+  private readonly relations = new Map<number, RelationMessage>();
+  private readonly targets = new Map<number, TargetTable | 'heartbeat'>();
+  private readonly named = new Map<string, string>();
+  /** Position of the heartbeat table's `ts` column in its relation. */
+  private heartbeatTsIdx = 1;
+  /** A target transaction is open. */
+  open = false;
+  /** Inside a source transaction (between BEGIN and COMMIT). */
+  inTx = false;
+  private skipping = false;
+  private run: { relation: number; kind: 'insert' | 'delete'; rows: Tuple[]; chars: number } | null = null;
+  private batchChanges = 0;
+  private batchStarted = 0;
+  private batchEnd: bigint | null = null;
+  private batchHeartbeat: string | null = null;
+  /** Rows applied by committed batches of this slice. */
+  appliedChanges = 0;
+
+  constructor(
+    private readonly tgt: pg.Client,
+    private readonly targetEp: ResolvedEndpoint,
+    private readonly migrationId: string,
+    private readonly mappings: TableMapping[],
+    private readonly objects: ProvisionedObject[],
+    private readonly heartbeat: HeartbeatTable,
+    /** End LSN of the last source transaction committed on the target. */
+    public applied: bigint,
+    public heartbeatTs: string | null,
+  ) {}
+
+  /** Source transactions are complete and the target holds no uncommitted batch. */
+  get idle(): boolean {
+    return !this.inTx && !this.open;
+  }
+
+  /** A committed source transaction waits in the open target transaction. */
+  get committable(): boolean {
+    return !this.inTx && this.open && this.batchEnd !== null;
+  }
+
+  shouldCommit(queueEmpty: boolean): boolean {
+    return this.committable && (queueEmpty || this.batchChanges >= BATCH_MAX_CHANGES || Date.now() - this.batchStarted >= BATCH_MAX_MS);
+  }
+
+  private async target(relation: number): Promise<TargetTable | 'heartbeat'> {
+    const have = this.targets.get(relation);
+    if (have) return have;
+    const rel = this.relations.get(relation);
+    if (!rel) throw new Error(`pgoutput: change for relation ${relation} before its relation message`);
+    if (rel.schema === this.heartbeat.schema && rel.name === this.heartbeat.name) {
+      this.heartbeatTsIdx = rel.columns.findIndex((c) => c.name === 'ts');
+      this.targets.set(relation, 'heartbeat');
+      return 'heartbeat';
+    }
+    const t = await this.q(() => resolveTable(this.tgt, rel, this.mappings, this.objects));
+    this.targets.set(relation, t);
+    return t;
+  }
+
+  /** Run target work; a lost target session is reported as the target's (retryable) connection failure. */
+  private async q<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw err instanceof FerryError ? err : classifyError(err, this.targetEp);
+    }
+  }
+
+  private async exec(s: Statement, table: TargetTable): Promise<void> {
+    let name = this.named.get(s.text);
+    if (name === undefined && this.named.size < 500) {
+      name = `ferry_cdc_${this.named.size}`;
+      this.named.set(s.text, name);
+    }
+    let r: pg.QueryResult;
+    try {
+      r = await this.tgt.query({ name, text: s.text, values: s.values });
+    } catch (err) {
+      const classified = classifyError(err, this.targetEp);
+      if (classified instanceof FerryError || pgCode(err) === undefined) throw classified;
+      throw new CaptureFailed(`applying a ${s.what} to ${table.display} failed: ${(err as Error).message}`, { cause: err });
+    }
+    if (s.expectRows !== undefined && r.rowCount !== s.expectRows) {
+      throw new CaptureFailed(
+        `applying a ${s.what} to ${table.display}: ${r.rowCount ?? 0} of ${s.expectRows} row(s) found on the target; ` +
+          'the target no longer matches the source (changed on the target during the migration?)',
+      );
+    }
+  }
+
+  private async flushRun(): Promise<void> {
+    const run = this.run;
+    if (!run) return;
+    this.run = null;
+    const t = await this.target(run.relation);
+    if (t === 'heartbeat') return;
+    const statements = run.kind === 'insert' ? [insertStatement(t, run.rows)] : deleteStatements(t, run.rows);
+    for (const s of statements) await this.exec(s, t);
+  }
+
+  private async addToRun(relation: number, kind: 'insert' | 'delete', row: Tuple): Promise<void> {
+    if (this.run && (this.run.relation !== relation || this.run.kind !== kind)) await this.flushRun();
+    this.run ??= { relation, kind, rows: [], chars: 0 };
+    this.run.rows.push(row);
+    this.run.chars += tupleBytes(row);
+    if (this.run.rows.length >= RUN_MAX_ROWS || this.run.chars >= RUN_MAX_CHARS) await this.flushRun();
+  }
+
+  async handle(msg: PgoutputMessage): Promise<void> {
+    switch (msg.tag) {
+      case 'relation':
+        await this.flushRun();
+        this.relations.set(msg.oid, msg);
+        this.targets.delete(msg.oid);
+        return;
+      case 'begin':
+        this.inTx = true;
+        // Exactly once: a commit record before the applied position was committed on the target already.
+        this.skipping = msg.finalLsn < this.applied;
+        if (!this.skipping && !this.open) {
+          await this.q(() => this.tgt.query('BEGIN'));
+          this.open = true;
+          this.batchStarted = Date.now();
+          this.batchChanges = 0;
+        }
+        return;
+      case 'commit':
+        this.inTx = false;
+        if (this.skipping) {
+          this.skipping = false;
+          return;
+        }
+        await this.flushRun();
+        this.batchEnd = msg.endLsn;
+        return;
+      case 'type':
+      case 'origin':
+      case 'message':
+        return;
+    }
+    if (this.skipping) return;
+    if (!this.open) throw new Error(`pgoutput: ${msg.tag} outside a transaction`);
+    this.batchChanges++;
+    switch (msg.tag) {
+      case 'insert': {
+        const t = await this.target(msg.relation);
+        if (t === 'heartbeat') {
+          this.noteHeartbeat(msg.new);
+          return;
+        }
+        await this.addToRun(msg.relation, 'insert', msg.new);
+        return;
+      }
+      case 'delete': {
+        const t = await this.target(msg.relation);
+        if (t === 'heartbeat') return;
+        const old = msg.old ?? msg.key;
+        if (!old) throw new Error('pgoutput: DELETE without old key');
+        if (t.full) {
+          await this.flushRun();
+          for (const s of deleteStatements(t, [old])) await this.exec(s, t);
+        } else {
+          await this.addToRun(msg.relation, 'delete', old);
+        }
+        return;
+      }
+      case 'update': {
+        const t = await this.target(msg.relation);
+        if (t === 'heartbeat') {
+          this.noteHeartbeat(msg.new);
+          return;
+        }
+        await this.flushRun();
+        const s = updateStatement(t, msg);
+        if (s) await this.exec(s, t);
+        return;
+      }
+      case 'truncate': {
+        await this.flushRun();
+        const tables: TargetTable[] = [];
+        for (const oid of msg.relations) {
+          const t = await this.target(oid);
+          if (t !== 'heartbeat') tables.push(t);
+        }
+        if (tables.length > 0) await this.exec(truncateStatement(tables, msg.restartIdentity), tables[0]!);
+        return;
+      }
+    }
+  }
+
+  private noteHeartbeat(tuple: Tuple): void {
+    const ts = this.heartbeatTsIdx >= 0 ? tuple[this.heartbeatTsIdx] : undefined;
+    if (typeof ts === 'string') this.batchHeartbeat = ts;
+  }
+
+  /** Commit the open batch with the LSN it reached; returns that LSN. */
+  async commit(): Promise<bigint> {
+    await this.flushRun();
+    const end = this.batchEnd;
+    if (!this.open || end === null) throw new Error('no committed source transaction to commit');
+    const r = await this.q(() => this.tgt.query<{ hb: string | null }>(
+      `UPDATE ${CDC_TABLE} SET applied_lsn = $2::pg_lsn, applied_at = now(),
+         heartbeat_ts = CASE WHEN $3::timestamptz IS NULL THEN heartbeat_ts ELSE greatest(heartbeat_ts, $3::timestamptz) END,
+         applied_changes = applied_changes + $4
+       WHERE migration_id = $1 AND applied_lsn < $2::pg_lsn RETURNING heartbeat_ts::text AS hb`,
+      [this.migrationId, formatLsn(end), this.batchHeartbeat, this.batchChanges],
+    ));
+    if (r.rowCount !== 1) {
+      await this.tgt.query('ROLLBACK');
+      this.open = false;
+      throw new CaptureFailed(
+        `capture state of ${this.migrationId} moved while this slice applied up to ${formatLsn(end)} (another worker streaming the same slot?); nothing was committed`,
+      );
+    }
+    await this.q(() => this.tgt.query('COMMIT'));
+    this.open = false;
+    this.applied = end;
+    this.heartbeatTs = r.rows[0]?.hb ?? this.heartbeatTs;
+    this.appliedChanges += this.batchChanges;
+    this.batchChanges = 0;
+    this.batchEnd = null;
+    this.batchHeartbeat = null;
+    return end;
+  }
+
+  async rollback(): Promise<void> {
+    this.run = null;
+    if (this.open) await this.tgt.query('ROLLBACK').catch(() => undefined);
+    this.open = false;
+    this.inTx = false;
+    this.skipping = false;
+    this.batchEnd = null;
+    this.batchHeartbeat = null;
+  }
+}
+
+// ---------------------------------------------------------------- streamChanges
+
+interface Stream {
+  client: pg.Client;
+  next(timeoutMs: number): Promise<ReplicationFrame | undefined>;
+  sendStatus(lsn: bigint, replyRequested?: boolean): void;
+  /** The stream's failure (connection lost, bad frame), if any. */
+  failure(): unknown;
+}
+
+/** START_REPLICATION on `slot` from `from`; frames are decoded on arrival and queued with backpressure. */
+async function startStream(ep: ResolvedEndpoint, slot: string, publication: string, from: bigint, signal?: AbortSignal): Promise<Stream> {
+  for (let attempt = 0; ; attempt++) {
+    const client = await connectReplication(ep);
+    const connection = (client as unknown as { connection: ReplicationConnection }).connection;
+    const queue: ReplicationFrame[] = [];
+    let paused = false;
+    let failure: unknown;
+    let started = false;
+    let wake: (() => void) | undefined;
+    const notify = () => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    connection.on('copyData', (msg: { chunk: Buffer }) => {
+      try {
+        queue.push(decodeFrame(msg.chunk));
+      } catch (err) {
+        failure ??= err;
+      }
+      if (queue.length >= QUEUE_HIGH && !paused) {
+        paused = true;
+        connection.stream.pause();
+      }
+      notify();
+    });
+    connection.once('replicationStart', () => {
+      started = true;
+      notify();
+    });
+    client.on('error', (err: unknown) => {
+      failure ??= err;
+      notify();
+    });
+    client.on('end', () => {
+      failure ??= new Error('Connection terminated: the replication session ended');
+      notify();
+    });
+    const done = client
+      .query(`START_REPLICATION SLOT ${quoteIdent(slot)} LOGICAL ${formatLsn(from)} (proto_version '1', publication_names '${publication}')`)
+      .then(
+        () => {
+          failure ??= new Error('Connection terminated: the server ended replication');
+        },
+        (err: unknown) => {
+          failure ??= err;
+        },
+      )
+      .finally(notify);
+    // Wait for CopyBoth (streaming) or the error that refused it.
+    while (!started && failure === undefined) {
+      await Promise.race([new Promise<void>((r) => (wake = r)), done, sleep(1_000)]);
+    }
+    if (!started) {
+      await closeClient(client, true);
+      // The previous slice's walsender may not have exited yet: wait, then end it.
+      if (pgCode(failure) === '55006' && attempt < 30 && !signal?.aborted) {
+        if (attempt === 20) {
+          await withSource(ep, (src) => freeSlot(src, slot, 0, true));
+        }
+        await sleep(attempt < 10 ? 100 : 300);
+        continue;
+      }
+      if (pgCode(failure) === '42704') {
+        throw new CaptureFailed(`replication slot ${slot} does not exist on the source (dropped, or never created by the snapshot holder)`, { cause: failure });
+      }
+      throw failure;
+    }
+    return {
+      client,
+      failure: () => failure,
+      sendStatus: (lsn, replyRequested = false) => connection.sendCopyFromChunk(standbyStatus(lsn, Date.now(), replyRequested)),
+      next: async (timeoutMs) => {
+        if (queue.length === 0 && failure === undefined) {
+          await Promise.race([new Promise<void>((r) => (wake = r)), sleep(timeoutMs)]);
+          wake = undefined;
+        }
+        const f = queue.shift();
+        if (paused && queue.length <= QUEUE_LOW) {
+          paused = false;
+          connection.stream.resume();
+        }
+        return f;
+      },
+    };
+  }
+}
+
+interface ReplicationConnection {
+  on(event: string, fn: (msg: never) => void): void;
+  once(event: string, fn: () => void): void;
+  sendCopyFromChunk(chunk: Buffer): void;
+  stream: { pause(): void; resume(): void };
+}
+
+async function withSource<T>(ep: ResolvedEndpoint, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = await connectEndpoint(ep);
+  try {
+    return await fn(c);
+  } finally {
+    await closeClient(c);
+  }
+}
+
+/** The oldest transaction on the source with an xid, open longer than a minute (it holds WAL back). */
+async function longTransaction(src: pg.Client): Promise<string | undefined> {
+  const r = await src.query<{ pid: number; age: number; datname: string | null; state: string | null }>(
+    `SELECT pid, extract(epoch FROM pg_catalog.clock_timestamp() - xact_start)::int AS age, datname, state
+       FROM pg_catalog.pg_stat_activity
+      WHERE backend_xid IS NOT NULL AND xact_start < pg_catalog.clock_timestamp() - interval '1 minute'
+      ORDER BY xact_start LIMIT 1`,
+  );
+  const row = r.rows[0];
+  if (!row) return undefined;
+  return `a transaction open for ${row.age}s on the source (pid ${row.pid}, database ${row.datname ?? '?'}, ${row.state ?? 'unknown state'}) holds WAL back until it ends`;
+}
+
+/**
+ * One slice of change capture: stream from the applied position, apply in batches, confirm what
+ * committed. Returns after options.maxSeconds (at a transaction boundary: a transaction being
+ * applied is finished first), once options.untilLsn is applied, or when ctx.signal aborts (the
+ * open batch is rolled back and nothing beyond the applied position is confirmed).
+ */
+export async function streamChanges(ctx: EngineContext, options: StreamOptions, onProgress: (p: CaptureProgress) => void): Promise<CaptureProgress> {
+  const started = Date.now();
+  const deadline = started + Math.max(0, options.maxSeconds) * 1000;
+  const until = options.untilLsn !== undefined ? parseLsn(options.untilLsn) : undefined;
+  if (options.untilLsn !== undefined && !isLsn(options.untilLsn)) throw new CaptureFailed(`untilLsn '${options.untilLsn}' is not an LSN`);
+  const hb = heartbeatTable(ctx.migrationId);
+  let tgt: pg.Client | undefined;
+  let src: pg.Client | undefined;
+  let stream: Stream | undefined;
+  let writer: ReturnType<typeof startHeartbeat> | undefined;
+  let applier: Applier | undefined;
+  let side: ResolvedEndpoint = ctx.target;
+  try {
+    tgt = await connectEndpoint(ctx.target);
+    const state = await readCdcState(tgt, ctx.migrationId);
+    if (!state) throw new CaptureFailed(`no change capture state for ${ctx.migrationId} on the target: the slot was never created (holdSnapshot in online mode)`);
+    // Triggers and foreign keys do not fire for replicated rows (as in PostgreSQL's own apply); needs a superuser target login.
+    await tgt.query('SET session_replication_role = replica').catch(() => undefined);
+    const provisioned = await readProvisioned(tgt, ctx.migrationId);
+    const mappings = options.tables ?? provisioned?.result?.tables ?? [];
+    applier = new Applier(tgt, ctx.target, ctx.migrationId, mappings, provisioned?.objects ?? [], hb, parseLsn(state.appliedLsn), state.heartbeatTs);
+
+    side = ctx.source;
+    src = await connectEndpoint(ctx.source);
+    writer = startHeartbeat(ctx.source, hb, ctx.spec.cdc.heartbeatIntervalSeconds * 1000);
+    stream = await startStream(ctx.source, state.slot, publicationName(ctx.migrationId), applier.applied, ctx.signal);
+
+    const a = applier;
+    const s = stream;
+    const source = src;
+    let lastStatus = Date.now();
+    let lastProgress = 0;
+    let caughtUpTo = 0n; // a keepalive said everything before this was sent, and we had applied all of it
+    let sourceLsn = a.applied;
+    let lagSeconds: number | undefined;
+    let longTx: string | undefined;
+
+    const measure = async (): Promise<void> => {
+      const r = await source.query<{ lsn: string; lag: number | null }>(
+        'SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS lsn, extract(epoch FROM pg_catalog.clock_timestamp() - $1::timestamptz)::float8 AS lag',
+        [a.heartbeatTs],
+      );
+      sourceLsn = parseLsn(r.rows[0]!.lsn);
+      lagSeconds = r.rows[0]?.lag === null || r.rows[0]?.lag === undefined ? undefined : Math.max(0, Number(r.rows[0].lag));
+    };
+    const snapshot = (): CaptureProgress => ({
+      appliedLsn: formatLsn(a.applied),
+      applied: a.appliedChanges,
+      lagSeconds,
+      lagBytes: lsnDiff(sourceLsn, a.applied),
+      reachedUntil: until !== undefined && (a.applied >= until || (a.idle && caughtUpTo >= until)),
+      longTransactionWarning: longTx,
+    });
+    const report = async (force = false): Promise<void> => {
+      if (!force && Date.now() - lastProgress < PROGRESS_EVERY_MS) return;
+      lastProgress = Date.now();
+      await measure();
+      onProgress(snapshot());
+    };
+    const commit = async (): Promise<void> => {
+      const end = await a.commit();
+      s.sendStatus(end);
+      lastStatus = Date.now();
+    };
+
+    await report(true);
+    for (;;) {
+      const failure = s.failure();
+      if (failure !== undefined) throw failure instanceof Error ? failure : new Error(`replication stream failed: ${JSON.stringify(failure)}`);
+      if (ctx.signal?.aborted) {
+        await a.rollback();
+        break;
+      }
+      const frame = await s.next(200);
+      if (ctx.signal?.aborted) {
+        await a.rollback();
+        break;
+      }
+      if (frame?.kind === 'xlog') {
+        await a.handle(frame.message);
+      } else if (frame?.kind === 'keepalive') {
+        if (!a.inTx) caughtUpTo = frame.walEnd > caughtUpTo ? frame.walEnd : caughtUpTo;
+        if (frame.replyRequested) {
+          s.sendStatus(a.applied);
+          lastStatus = Date.now();
+        }
+      }
+      if (a.shouldCommit(frame === undefined)) await commit();
+      if (Date.now() - lastStatus >= STATUS_EVERY_MS) {
+        s.sendStatus(a.applied);
+        lastStatus = Date.now();
+      }
+      await report();
+      if (a.inTx) continue; // a source transaction is finished before anything else
+      const reached = until !== undefined && (a.applied >= until || caughtUpTo >= until);
+      if (reached || Date.now() >= deadline) {
+        if (a.committable) await commit();
+        if (a.idle) break;
+      }
+    }
+    if (!ctx.signal?.aborted) {
+      longTx = await longTransaction(source).catch(() => undefined);
+      await report(true);
+    }
+    return snapshot();
+  } catch (err) {
+    await applier?.rollback();
+    throw captureError(err, side);
+  } finally {
+    if (stream) await closeClient(stream.client, true);
+    await writer?.stop();
+    if (src) await closeClient(src);
+    if (tgt) await closeClient(tgt, applier?.open ?? false);
+  }
+}
