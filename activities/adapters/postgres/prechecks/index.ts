@@ -17,7 +17,7 @@ import { checkReplication } from './replication';
 import { checkStorage } from './storage';
 import { checkLongTransactions } from './transactions';
 import { checkColumnTypes } from './types';
-import { checkVersions } from './versions';
+import { checkVersions, MIN_SOURCE_VERSION } from './versions';
 
 export function checkSelection(env: PrecheckEnv): Promise<PrecheckItem[]> {
   const { sel, ctx } = env;
@@ -63,10 +63,13 @@ export async function runPrechecks(ctx: EngineContext, checks: [string, Check][]
   try {
     if (env.src) {
       env.sourceVersion = await serverVersionNum(env.src);
-      env.sel = await loadSelection(env.src, ctx.spec);
+      // An unsupported source's catalogs lack what the selection and the other checks read
+      // (pg_class.relispartition, backend_type...): only the version items are reported for it.
+      if (env.sourceVersion >= MIN_SOURCE_VERSION) env.sel = await loadSelection(env.src, ctx.spec);
     }
     if (env.tgt) env.targetVersion = await serverVersionNum(env.tgt);
-    for (const [id, check] of checks) {
+    const tooOld = env.src !== null && env.sourceVersion < MIN_SOURCE_VERSION;
+    for (const [id, check] of tooOld ? checks.filter(([name]) => name === 'version') : checks) {
       ctx.signal?.throwIfAborted();
       try {
         items.push(...(await check(env)));

@@ -5,7 +5,7 @@ import { toolMajorVersion } from '../tools';
 import { fail, pass, type PrecheckEnv } from './common';
 
 /** Major version of a server_version_num: 150004 -> 15, 90624 -> 9.6. */
-export const majorOf = (v: number): number => (v >= 100000 ? Math.floor(v / 10000) : Math.floor(v / 100) / 100);
+export const majorOf = (v: number): number => (v >= 100000 ? Math.floor(v / 10000) : Math.floor(v / 10000) + (Math.floor(v / 100) % 100) / 10);
 
 export const MIN_SOURCE_VERSION = 100000;
 
