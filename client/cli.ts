@@ -6,6 +6,7 @@
 //   ferry acknowledge ID [WARNING...] [--by N]  accept precheck warnings (all when none named)
 //   ferry abort ID [--reason TEXT]              abort: compensations run, the source is left as it was
 //   ferry retry ID                              re-run the step a failed migration stopped at
+//   ferry validate ID [--now] [--json]          the validation report; --now: validate during CDC (Update)
 //   ferry list [--phase P] [--running] [--limit N] [--json]
 //   ferry validate-spec SPEC [--json]           validate locally, print the spec with defaults
 //
@@ -255,6 +256,13 @@ export function renderStatus(s: MigrationStatus, now = Date.now()): string {
     }
   }
 
+  const live = p.liveValidation;
+  if (live) {
+    if (live.state === 'running') lines.push('', `Validation during CDC: running since ${live.startedAt}${live.requestedBy ? ` (requested by ${live.requestedBy})` : ''}`);
+    else if (live.state === 'failed') lines.push('', `Validation during CDC: ${live.error ?? 'failed'}`);
+    else if (live.report) lines.push('', ...renderValidationText(live.report).split('\n').map((l, i) => (i === 0 ? `${l.replace(/^Validation/, 'Validation during CDC')}` : l)));
+  }
+
   if (p.timings.length > 0) lines.push('', `Timings: ${phaseDurations(p, now)}`);
   return lines.join('\n');
 }
@@ -422,6 +430,14 @@ function positiveNumber(what: string) {
   };
 }
 
+function nonNegativeInt(what: string) {
+  return (raw: string): number => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${what} must be a non-negative integer`);
+    return n;
+  };
+}
+
 function idArg(raw: string): string {
   try {
     return migrationIdFrom(raw);
@@ -555,11 +571,37 @@ export function buildProgram(io: Io, setExit: (code: number) => void, clients: {
 
   program
     .command('validate')
-    .description('print the per-table validation report of a migration (exit 0 match, 1 mismatch, 3 none yet)')
+    .description(
+      'print the per-table validation report of a migration (exit 0 match, 1 mismatch, 3 none yet); with --now, validate an online migration during change capture and wait for the report (refused outside phase cdc: exit 4)',
+    )
     .argument('<id>', 'workflow id or migration name')
     .option('--json', 'print the report as JSON')
-    .action(async (raw: string, opts: { json?: boolean }) => {
+    .option('--now', 'validate now, while change capture streams (Update validateNow): differences are compared again once the target caught up; only persisting ones are reported')
+    .option('--by <name>', 'with --now: who asks (default: $FERRY_USER or $USER)')
+    .addOption(new Option('--catch-up-timeout <seconds>', 'with --now: how long each re-check waits for the target to catch up').argParser(positiveNumber('--catch-up-timeout')))
+    .addOption(new Option('--rechecks <n>', 'with --now: re-check rounds at most (0-10, default 3)').argParser(nonNegativeInt('--rechecks')))
+    .addOption(new Option('--timeout <seconds>', 'with --now: how long to wait for the report').default(3600).argParser(positiveNumber('--timeout')))
+    .action(async (raw: string, opts: { json?: boolean; now?: boolean; by?: string; catchUpTimeout?: number; rechecks?: number; timeout: number }) => {
       const id = idArg(raw);
+      if (!opts.now && (opts.by !== undefined || opts.catchUpTimeout !== undefined || opts.rechecks !== undefined)) {
+        throw new UsageError('--by, --catch-up-timeout and --rechecks go with --now');
+      }
+      if (opts.now) {
+        const by = opts.by ?? defaultApprover();
+        const report = await (await client()).validateNow(
+          id,
+          {
+            ...(by ? { by } : {}),
+            ...(opts.catchUpTimeout !== undefined ? { catchUpTimeoutSeconds: opts.catchUpTimeout } : {}),
+            ...(opts.rechecks !== undefined ? { rechecks: opts.rechecks } : {}),
+          },
+          { timeoutMs: opts.timeout * 1000 },
+        );
+        if (opts.json) printJson(report);
+        else print(renderValidationText(report));
+        setExit(report.status === 'mismatch' ? EXIT.failed : EXIT.ok);
+        return;
+      }
       const progress = await (await client()).getProgress(id);
       const report = progress.validation;
       if (!report) {

@@ -36,12 +36,14 @@ import {
   retryUpdate,
   SEARCH_ATTRIBUTES,
   TASK_QUEUE,
+  validateNowUpdate,
   type AcknowledgeWarningsInput,
   type ApproveCutoverInput,
   type RetryResult,
+  type ValidateNowInput,
 } from '../workflows/messages';
 import { parseSpec, SpecError, type MigrationSpec, type MigrationSpecInput } from '../workflows/spec';
-import type { MigrationProgress, MigrationResult, MigrationTuning, Phase } from '../workflows/types';
+import type { MigrationProgress, MigrationResult, MigrationTuning, Phase, ValidationReport } from '../workflows/types';
 import type { migrationWorkflow } from '../workflows/migration';
 
 export { connectClient, loadConnectionOptions, describeConnection, namespace, TemporalUnreachableError, ConnectionConfigError } from './connection';
@@ -51,7 +53,7 @@ export type { SpecFileErrorKind } from './spec-file';
 export { parseSpec, SpecError, migrationSpecSchema } from '../workflows/spec';
 export type { MigrationSpec, MigrationSpecInput, SpecIssue, Endpoint } from '../workflows/spec';
 export { migrationWorkflowId, TASK_QUEUE, SEARCH_ATTRIBUTES } from '../workflows/messages';
-export type { ApproveCutoverInput, AbortInput, AcknowledgeWarningsInput, RetryResult } from '../workflows/messages';
+export type { ApproveCutoverInput, AbortInput, AcknowledgeWarningsInput, RetryResult, ValidateNowInput } from '../workflows/messages';
 export type * from '../workflows/types';
 
 /** The workflow type registered by the worker (workflows/index.ts). */
@@ -325,6 +327,20 @@ export class FerryClient {
   async retry(idOrName: string, options: RequestOptions = {}): Promise<RetryResult> {
     const id = migrationIdFrom(idOrName);
     return this.update(id, 'retry', options, () => this.handle(id).executeUpdate(retryUpdate));
+  }
+
+  /**
+   * Validate now, during change capture (Update `validateNow`): schema and data while changes keep
+   * streaming; what differs is compared again once the target has caught up, and only
+   * differences that persist are reported (`report.live`: as of which LSN, which tables were
+   * re-checked). Refused outside phase `cdc`, while one runs, or during an abort
+   * (RequestRejectedError). Waits for the report: `timeoutMs` defaults to one hour.
+   */
+  async validateNow(idOrName: string, input: ValidateNowInput = {}, options: RequestOptions = {}): Promise<ValidationReport> {
+    const id = migrationIdFrom(idOrName);
+    return this.update(id, 'validate now', { ...options, timeoutMs: options.timeoutMs ?? 3_600_000 }, () =>
+      this.handle(id).executeUpdate(validateNowUpdate, { args: [input] }),
+    );
   }
 
   /** Run an update under a deadline: without a worker, executeUpdate would wait forever. */

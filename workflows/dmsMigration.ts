@@ -29,8 +29,10 @@ import {
   approveSignal,
   progressQuery,
   retryUpdate,
+  validateNowUpdate,
   type AcknowledgeWarningsInput,
   type ApproveCutoverInput,
+  type ValidateNowInput,
 } from './messages';
 import { acknowledgeWarnings, matchesAck } from './precheck';
 import { parseDmsSpec, type DmsMigrationSpec } from './dmsSpec';
@@ -157,6 +159,18 @@ export async function dmsMigration(input: DmsMigrationInput): Promise<DmsMigrati
         if (progress.phase !== 'failed' || !progress.failedStep) {
           throw new Error(`nothing to retry: the migration is in phase '${progress.phase}', not 'failed'`);
         }
+      },
+    },
+  );
+  // On-demand validation during CDC is Ferry's own (native engine); a DMS task validates through its own settings.
+  setHandler(
+    validateNowUpdate,
+    (_req: ValidateNowInput): ValidationReport => {
+      throw ApplicationFailure.nonRetryable('on-demand validation is not available for engine aws-dms');
+    },
+    {
+      validator: (_req: ValidateNowInput) => {
+        throw new Error("on-demand validation during change capture is not available for engine aws-dms: DMS validates through the task's validation settings (see progress.dms tables)");
       },
     },
   );

@@ -1,7 +1,7 @@
 // Signals, queries and updates of migrationWorkflow, defined beside it and exported for the
 // client, so the two cannot drift apart. Version the payloads by adding optional fields only.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { MigrationProgress, Step } from './types';
+import type { MigrationProgress, Phase, Step, ValidationReport } from './types';
 
 export const TASK_QUEUE = 'ferry';
 
@@ -42,6 +42,60 @@ export const acknowledgeWarningsUpdate = defineUpdate<MigrationProgress, [Acknow
 
 /** Re-run the step that failed; rejected unless the migration waits in `failed`. */
 export const retryUpdate = defineUpdate<RetryResult, []>('retry');
+
+export interface ValidateNowInput {
+  /** Who asked: recorded with the report. */
+  by?: string;
+  /** How long each re-check waits for the target to apply the source past the position read after the comparison (default 60, at most 3600). */
+  catchUpTimeoutSeconds?: number;
+  /** Re-check rounds at most (default 3, 0 to 10): tables that still differ are compared again after the target caught up once more. */
+  rechecks?: number;
+}
+
+export const VALIDATE_NOW_DEFAULTS = { catchUpTimeoutSeconds: 60, rechecks: 3 } as const;
+
+/**
+ * Validate now, during change capture (online mode, phase `cdc`), while changes keep streaming:
+ * schema and data at the spec's level; what differs is compared again once the target has caught
+ * up, and only differences that persist are reported (`report.live` says as of which LSN).
+ * Rejected outside phase `cdc`, while one runs, or during an abort. Also kept in progress.liveValidation.
+ */
+export const validateNowUpdate = defineUpdate<ValidationReport, [ValidateNowInput]>('validateNow');
+
+/** What validateNow's validator looks at. */
+export interface ValidateNowState {
+  name: string;
+  mode: 'offline' | 'online';
+  phase: Phase;
+  aborting: boolean;
+  level: 'none' | 'counts' | 'checksums' | 'full';
+  /** The on-demand validation in flight, if any. */
+  running?: { requestedBy?: string; startedAt: string };
+}
+
+/** Why validateNow is refused now (the validator throws it), or undefined when it may run. Pure. */
+export function validateNowRejection(state: ValidateNowState, req: ValidateNowInput | undefined): string | undefined {
+  if (state.aborting) return 'the migration is being aborted; no validation now';
+  if (state.mode !== 'online') {
+    return `on-demand validation runs during change data capture, and this migration is offline: its validation runs after the load (see 'ferry validate ${state.name}')`;
+  }
+  if (state.phase !== 'cdc') {
+    const later = ['fence', 'cutover', 'validate', 'cleanup', 'completed'].includes(state.phase);
+    return `on-demand validation runs during change data capture (phase 'cdc'); the migration is in phase '${state.phase}'${
+      later ? `; the final validation runs after the drain at cutover (see 'ferry validate ${state.name}')` : ', try again once changes stream'
+    }`;
+  }
+  if (state.running) {
+    const who = state.running.requestedBy ? `requested by ${state.running.requestedBy}, ` : '';
+    return `a validation is already running (${who}since ${state.running.startedAt}); wait for its report in 'ferry status ${state.name}'`;
+  }
+  if (state.level === 'none') return "validation.level is 'none' in the spec: there is nothing to validate";
+  const t = req?.catchUpTimeoutSeconds;
+  if (t !== undefined && (typeof t !== 'number' || !Number.isFinite(t) || t <= 0 || t > 3600)) return `catchUpTimeoutSeconds must be a number of seconds in (0, 3600], not ${String(t)}`;
+  const n = req?.rechecks;
+  if (n !== undefined && (!Number.isInteger(n) || n < 0 || n > 10)) return `rechecks must be an integer from 0 to 10, not ${String(n)}`;
+  return undefined;
+}
 
 /** Custom search attributes upserted at each phase (registered by scripts/dev.sh). */
 export const SEARCH_ATTRIBUTES = {

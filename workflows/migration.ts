@@ -8,6 +8,7 @@
 // (signal) and cancellation both run the compensations in a non-cancellable scope.
 import {
   ActivityCancellationType,
+  allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
   condition,
@@ -27,8 +28,12 @@ import {
   approveSignal,
   progressQuery,
   retryUpdate,
+  VALIDATE_NOW_DEFAULTS,
+  validateNowRejection,
+  validateNowUpdate,
   type AcknowledgeWarningsInput,
   type ApproveCutoverInput,
+  type ValidateNowInput,
 } from './messages';
 import { parseSpec, SpecError, type MigrationSpec } from './spec';
 import type {
@@ -50,7 +55,10 @@ import type { DmsMigrationResult } from './dmsTypes';
 
 import { acknowledgeWarnings, matchesAck } from './precheck';
 
-export { progressQuery, approveCutoverUpdate, approveSignal, abortSignal, retryUpdate, acknowledgeWarningsUpdate } from './messages';
+export { progressQuery, approveCutoverUpdate, approveSignal, abortSignal, retryUpdate, acknowledgeWarningsUpdate, validateNowUpdate } from './messages';
+
+/** Differing rows per table the activities of an on-demand validation list (the report keeps validation.maxReportedRows). */
+const LIVE_ROW_CAP = 1000;
 
 function validSpec(input: MigrationInput): MigrationSpec {
   try {
@@ -106,6 +114,8 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   // The snapshot holder is never retried by Temporal: a new snapshot is a different point in time,
   // so whether one may replace it is the workflow's decision (see fullLoad).
   const holderActs = proxyActivities<FerryActivities>({ ...options, scheduleToCloseTimeout: undefined, startToCloseTimeout: '30 days', retry: { maximumAttempts: 1 } });
+  // On-demand validation during change capture: someone waits for the answer, so a few attempts within an hour, not the retry window.
+  const liveActs = proxyActivities<FerryActivities>({ ...options, scheduleToCloseTimeout: '1 hour', retry: { ...retry, maximumAttempts: tuning.maximumAttempts ?? 5 } });
 
   // ---- state the handlers touch
   let abortRequested = false;
@@ -120,6 +130,8 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   let fencedAt: number | undefined;
   let validation: ValidationReport | undefined;
   const main = new CancellationScope();
+  /** The on-demand validation running during change capture (Update validateNow), cancelled by an abort. */
+  let liveScope: CancellationScope | undefined;
 
   const approvalRejection = (): string | undefined => {
     if (abortRequested || progress.abortRequested) return 'the migration is being aborted; approval is no longer possible';
@@ -160,6 +172,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     abortReason = req?.reason;
     progress.abortRequested = true;
     main.cancel();
+    liveScope?.cancel();
   });
   setHandler(
     retryUpdate,
@@ -196,6 +209,92 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
         const warnings = progress.precheck.items.filter((i) => i.status === 'warning').map((i) => i.id);
         const unknown = (req?.ids ?? []).filter((pattern) => !warnings.some((id) => matchesAck(id, pattern)));
         if (unknown.length > 0) throw new Error(`no precheck warning matches ${unknown.join(', ')}; warnings are: ${warnings.join(', ')}`);
+      },
+    },
+  );
+
+  /**
+   * Validation during change capture, as DMS validates during CDC: compare everything; for what
+   * differs, read the source's position after the comparison, let the target apply past it
+   * (awaitAppliedLsn heartbeats while it polls; CDC slices keep streaming meanwhile), compare only
+   * the differing ranges again; repeat up to `rechecks` times. Rows in flight drop out; what
+   * persists is reported, as of the last position the target had caught up to.
+   */
+  async function validateDuringCapture(req: ValidateNowInput, startedAt: string): Promise<ValidationReport> {
+    const tables = (provisioned as ProvisionResult).tables;
+    const rechecks = req.rechecks ?? VALIDATE_NOW_DEFAULTS.rechecks;
+    const timeoutSeconds = req.catchUpTimeoutSeconds ?? VALIDATE_NOW_DEFAULTS.catchUpTimeoutSeconds;
+    const mismatching = (r: ValidationReport) => r.tables.filter((t) => t.status === 'mismatch');
+    // Rows in flight are told from lasting differences row by row, so the activities list more rows than the report keeps.
+    const options = { duringCapture: true, rowCap: Math.max(spec.validation.maxReportedRows, LIVE_ROW_CAP) };
+    let report = await liveActs.validate(ctx, tables, options);
+    let asOfLsn = await liveActs.currentLsn(ctx);
+    let waitFor = asOfLsn;
+    const rechecked: string[] = [];
+    let rounds = 0;
+    let caughtUp = true;
+    while (mismatching(report).length > 0 && rounds < rechecks) {
+      const waited = await liveActs.awaitAppliedLsn(ctx, waitFor, timeoutSeconds);
+      if (!waited.reached) {
+        caughtUp = false;
+        log.warn('on-demand validation: the target did not catch up in time; reporting differences that may be changes in flight', { waitFor, applied: waited.appliedLsn });
+        break;
+      }
+      rounds += 1;
+      asOfLsn = waitFor;
+      for (const t of mismatching(report)) if (!rechecked.includes(t.source)) rechecked.push(t.source);
+      report = await liveActs.recheckValidation(ctx, tables, report, options);
+      if (mismatching(report).length > 0 && rounds < rechecks) waitFor = await liveActs.currentLsn(ctx);
+    }
+    const max = spec.validation.maxReportedRows;
+    return {
+      ...report,
+      tables: report.tables.map((t) => (t.rows && t.rows.length > max ? { ...t, rows: t.rows.slice(0, max), rowsTruncated: true } : t)),
+      live: { asOfLsn, recheckedTables: rechecked, rounds, caughtUp, ...(req.by ? { requestedBy: req.by } : {}), startedAt, finishedAt: new Date().toISOString() },
+    };
+  }
+
+  setHandler(
+    validateNowUpdate,
+    async (req) => {
+      const input = req ?? {};
+      const startedAt = new Date().toISOString();
+      const scope = new CancellationScope();
+      liveScope = scope;
+      progress.liveValidation = { state: 'running', ...(input.by ? { requestedBy: input.by } : {}), startedAt };
+      publishDetails(progress);
+      log.info('on-demand validation requested', { by: input.by });
+      try {
+        const report = await scope.run(() => validateDuringCapture(input, startedAt));
+        progress.liveValidation = { ...progress.liveValidation, state: 'done', finishedAt: new Date().toISOString(), report };
+        return report;
+      } catch (err) {
+        const cancelled = isCancellation(err);
+        const { message, type } = errorMessage(err);
+        const why = cancelled ? 'cancelled: the migration is being aborted' : `failed: ${message}`;
+        progress.liveValidation = { ...progress.liveValidation, state: 'failed', finishedAt: new Date().toISOString(), error: why };
+        // An ApplicationFailure fails the update only, never the migration.
+        throw ApplicationFailure.nonRetryable(`on-demand validation ${why}`, cancelled ? 'ValidationCancelled' : (type ?? 'ValidationFailed'));
+      } finally {
+        liveScope = undefined;
+        publishDetails(progress);
+      }
+    },
+    {
+      validator: (req: ValidateNowInput | undefined) => {
+        const running = liveScope ? progress.liveValidation : undefined;
+        const why = validateNowRejection(
+          {
+            name: spec.name,
+            mode: spec.mode,
+            phase: progress.phase,
+            aborting: abortRequested || progress.abortRequested,
+            level: spec.validation.level,
+            ...(running ? { running: { requestedBy: running.requestedBy, startedAt: running.startedAt } } : {}),
+          },
+          req,
+        );
+        if (why) throw new Error(why);
       },
     },
   );
@@ -323,10 +422,14 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
       if (lagUnderSince === undefined || Date.now() - lagUnderSince < spec.cutover.lagSustainSeconds * 1000) {
         waitingFor.push(`lag <= ${spec.cutover.maxLagSeconds}s for ${spec.cutover.lagSustainSeconds}s (now ${p.lagSeconds ?? 'unknown'}s)`);
       }
+      // An on-demand validation needs changes to keep streaming (it waits for the target to catch up): the gate stays shut until it ends.
+      if (liveScope) waitingFor.push('the on-demand validation to finish');
       progress.cutover.waitingFor = waitingFor;
       publishDetails(progress);
       if (waitingFor.length === 0) return;
-      if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > 10_000) {
+      // Continue-as-new only between validations (one in flight would be lost with this run): streaming goes on until it ends.
+      if ((workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > 10_000) && !liveScope) {
+        await condition(allHandlersFinished);
         await continueAsNew<typeof migrationWorkflow>({
           spec: input.spec,
           tuning: input.tuning,
@@ -350,6 +453,8 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
 
   async function compensate(): Promise<void> {
     enterPhase(progress, 'aborting');
+    // An on-demand validation was cancelled with the abort: let its activities stop before dropping what they read.
+    await condition(() => liveScope === undefined);
     if (captureStarted) await acts.stopCapture(ctx);
     if (fence || fenceStarted) {
       // A fence whose result was lost restores the database default (RESET).

@@ -132,6 +132,23 @@ export function renderDetails(p: MigrationProgress): string {
     for (const t of tables) lines.push(`| ${t.source} | ${t.target} | ${t.rows} | ${mb(t.bytes)} | ${t.chunksDone}/${t.chunksTotal} |`);
     if (tables.length < p.tables.length) lines.push(`| ... ${p.tables.length - tables.length} more | | | | |`);
   }
+  const live = p.liveValidation;
+  if (live) {
+    const r = live.report;
+    const head =
+      live.state === 'running'
+        ? `running since ${live.startedAt}`
+        : live.state === 'failed'
+          ? `failed: ${live.error ?? 'unknown error'}`
+          : `${r?.status ?? '?'} as of LSN ${r?.live?.asOfLsn ?? '?'} (${live.finishedAt ?? ''})`;
+    lines.push('', `### Validation during CDC${live.requestedBy ? ` (by ${live.requestedBy})` : ''}: ${head}`);
+    if (r?.live?.recheckedTables.length) lines.push('', `Re-checked after the target caught up (${r.live.rounds} round(s)): ${r.live.recheckedTables.join(', ')}${r.live.caughtUp ? '' : ' - the target did not catch up in time'}`);
+    const bad = r?.tables.filter((t) => t.status === 'mismatch') ?? [];
+    if (bad.length > 0) {
+      lines.push('', '| source | target | rows (src/tgt) | differing ranges | note |', '| --- | --- | --- | ---: | --- |');
+      for (const v of bad.slice(0, 50)) lines.push(`| ${v.source} | ${v.target} | ${v.sourceRows}/${v.targetRows} | ${v.ranges?.length ?? 0} | ${(v.reason ?? '').replace(/\|/g, '\\|')} |`);
+    }
+  }
   if (p.validation) {
     lines.push('', `### Validation (${p.validation.level}): ${p.validation.status}`, '', '| source | target | status | rows (src/tgt) |', '| --- | --- | --- | --- |');
     for (const v of p.validation.tables.slice(0, 50)) lines.push(`| ${v.source} | ${v.target} | ${v.status} | ${v.sourceRows}/${v.targetRows} |`);

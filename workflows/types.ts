@@ -99,6 +99,8 @@ export interface RangeDifference {
   hi: string | null;
   sourceRows: number;
   targetRows: number;
+  /** The bounds as key tuples (text values in key order; null = open end), so the range can be compared again exactly. */
+  bounds?: { lo: string[] | null; hi: string[] | null };
 }
 
 /** One row that differs: its key (column -> text value) and how. */
@@ -135,6 +137,50 @@ export interface ValidationReport {
   status: 'match' | 'mismatch' | 'skipped';
   tables: TableValidation[];
   schema?: SchemaValidation[];
+  /** Set on a validation run on demand during change data capture (Update `validateNow`). */
+  live?: LiveValidationInfo;
+}
+
+/**
+ * How an on-demand validation during change capture was made. The target lags the source, so
+ * tables whose first comparison differed were compared again (only their differing key ranges)
+ * once the target had applied the source past the position read after the previous comparison;
+ * only differences that persisted are reported.
+ */
+export interface LiveValidationInfo {
+  /**
+   * The report is as of this source LSN: the target had applied the source up to it before the
+   * comparison whose differences are reported (with no re-check: the source position read right
+   * after the comparison).
+   */
+  asOfLsn: string;
+  /** Tables (source names) compared again after the target caught up. */
+  recheckedTables: string[];
+  /** Re-check rounds run (at most the request's `rechecks`). */
+  rounds: number;
+  /** False when the target did not apply past the position within the timeout: what still differs may be changes in flight. */
+  caughtUp: boolean;
+  requestedBy?: string;
+  startedAt: string;
+  finishedAt: string;
+}
+
+/** The on-demand validation during change capture: running, or its last outcome. */
+export interface OnDemandValidation {
+  state: 'running' | 'done' | 'failed';
+  requestedBy?: string;
+  startedAt: string;
+  finishedAt?: string;
+  report?: ValidationReport;
+  error?: string;
+}
+
+/** Options of a validation run (engine.validate). */
+export interface ValidateOptions {
+  /** Change capture is running: target sequences are set only at cutover, so a sequence behind the source is expected. */
+  duringCapture?: boolean;
+  /** Differing rows listed per table (default spec.validation.maxReportedRows); re-checks need the fuller list to tell rows in flight from rows that stay different. */
+  rowCap?: number;
 }
 
 export interface TableProgress {
@@ -175,6 +221,8 @@ export interface MigrationProgress {
   timings: PhaseTiming[];
   cutover: { approved: boolean; approvedBy?: string; waitingFor: string[] };
   validation?: ValidationReport;
+  /** Online mode: the last on-demand validation during change capture (`ferry validate ID --now`). */
+  liveValidation?: OnDemandValidation;
   abortRequested: boolean;
   /** Times the full load went on under a new snapshot after losing one (fenced source only). */
   snapshotRestarts?: number;

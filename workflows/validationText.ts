@@ -1,7 +1,7 @@
 // The validation report as plain text, for `ferry status` and `ferry validate ID`: one line per
 // table (status, rows, checksums), then where each mismatching table differs (key ranges, rows),
 // then the schema items that differ. Pure: no imports but types, safe anywhere.
-import type { SchemaValidation, TableValidation, ValidationReport } from './types';
+import type { LiveValidationInfo, SchemaValidation, TableValidation, ValidationReport } from './types';
 
 function pad(rows: string[][]): string[] {
   const widths: number[] = [];
@@ -26,6 +26,20 @@ function rangeText(lo: string | null, hi: string | null): string {
   return `[${lo ?? '-inf'}, ${hi ?? '+inf'})`;
 }
 
+/** What a validation during change capture means: as of which LSN, what was compared again. */
+function liveLines(live: LiveValidationInfo, dataDiffers: boolean): string[] {
+  const lines = [`  during change capture, as of source LSN ${live.asOfLsn}${live.requestedBy ? `; requested by ${live.requestedBy}` : ''} at ${live.startedAt}`];
+  if (live.recheckedTables.length > 0) {
+    lines.push(`  re-checked after the target caught up (${live.rounds} round(s)): ${live.recheckedTables.join(', ')}; only differences that persisted are reported`);
+  } else if (!dataDiffers) {
+    lines.push('  no data differed, so nothing was re-checked');
+  } else if (live.caughtUp) {
+    lines.push('  not re-checked (rechecks 0): differences below may be changes still in flight');
+  }
+  if (!live.caughtUp) lines.push('  WARNING: the target did not catch up within the timeout; differences below may be changes still in flight');
+  return lines;
+}
+
 export function renderValidationText(report: ValidationReport): string {
   const lines: string[] = [];
   const counts = { match: 0, mismatch: 0, skipped: 0 };
@@ -33,6 +47,7 @@ export function renderValidationText(report: ValidationReport): string {
   lines.push(
     `Validation (${report.level}): ${report.status === 'mismatch' ? 'MISMATCH' : report.status} - ${counts.match} match, ${counts.mismatch} mismatch, ${counts.skipped} skipped`,
   );
+  if (report.live) lines.push(...liveLines(report.live, report.tables.some((t) => t.status === 'mismatch')));
   if (report.tables.length > 0) {
     const rows = [['TABLE', 'STATUS', 'SOURCE ROWS', 'TARGET ROWS', 'CHECKSUM', 'NOTE']];
     for (const t of report.tables) {

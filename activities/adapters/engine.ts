@@ -11,6 +11,7 @@ import type {
   PrecheckItem,
   ProvisionResult,
   TableMapping,
+  ValidateOptions,
   ValidationReport,
 } from '../../workflows/types';
 
@@ -75,7 +76,19 @@ export interface MigrationEngine {
   /** Apply the spec's rename mapping on the target (the load uses source names). Idempotent. */
   applyRenames(ctx: EngineContext, tables: TableMapping[]): Promise<void>;
   /** Compare each source table with its target (after renames) at the spec's level. */
-  validate(ctx: EngineContext, tables: TableMapping[]): Promise<ValidationReport>;
+  validate(ctx: EngineContext, tables: TableMapping[], options?: ValidateOptions): Promise<ValidationReport>;
+  /**
+   * Compare again only what `previous` found different: each differing key range of a table (or the
+   * whole table when it has no ranges). Differences that are gone, or rows that did not differ in
+   * `previous` too, are dropped; the rest is the new report. Engines without it cannot validate
+   * during change capture.
+   */
+  recheckValidation?(ctx: EngineContext, tables: TableMapping[], previous: ValidationReport, options?: ValidateOptions): Promise<ValidationReport>;
+  /**
+   * Wait (polling, until ctx.signal aborts) until the position change capture has applied on the
+   * target is at or past `lsn`, at most `timeoutMs`. Returns the applied position seen last.
+   */
+  waitForAppliedLsn?(ctx: EngineContext, lsn: string, timeoutMs: number, onProgress?: (appliedLsn: string) => void): Promise<AppliedWait>;
   /** Idempotent; see CleanupOptions. */
   cleanup(ctx: EngineContext, options: CleanupOptions): Promise<void>;
 
@@ -106,6 +119,12 @@ export interface MigrationEngine {
   catchUp?(ctx: EngineContext): Promise<CatchUpResult>;
   /** After the fence: the final round and the switch (RMAN: OPEN RESETLOGS; Data Guard: SWITCHOVER). A repeat after success does nothing. */
   cutover?(ctx: EngineContext): Promise<void>;
+}
+
+export interface AppliedWait {
+  reached: boolean;
+  /** The applied position last read on the target (undefined: no capture state there). */
+  appliedLsn?: string;
 }
 
 export interface CatchUpResult {

@@ -8,7 +8,7 @@ import { currentLsn, prepareCapture, stopCapture, streamChanges, syncSequences }
 import { applyRenames } from './renames';
 import { finishLoad, provision } from './schema';
 import { currentSnapshot, holdSnapshot } from './snapshot';
-import { validate } from './validate';
+import { recheckValidation, validate, waitForAppliedLsn } from './validate';
 
 export function createPostgresEngine(): MigrationEngine {
   return {
@@ -23,6 +23,8 @@ export function createPostgresEngine(): MigrationEngine {
     unfenceSource,
     applyRenames,
     validate,
+    recheckValidation,
+    waitForAppliedLsn,
     cleanup,
     prepareCapture,
     streamChanges,

@@ -149,7 +149,7 @@ class Findings {
     return this.rows.length >= this.max;
   }
   range(r: KeyRange, sourceRows: number, targetRows: number): void {
-    this.ranges.push({ column: this.column, lo: formatKey(r.lo), hi: formatKey(r.hi), sourceRows, targetRows });
+    this.ranges.push({ column: this.column, lo: formatKey(r.lo), hi: formatKey(r.hi), sourceRows, targetRows, bounds: { lo: r.lo, hi: r.hi } });
   }
   add(found: { rows: RowDifference[]; truncated: boolean }): void {
     const room = this.max - this.rows.length;
@@ -292,4 +292,66 @@ async function fullCompare(name: { source: string; target: string }, s: Side, d:
     ...(mismatch ? { reason: reasons.join('; '), ranges: f.ranges, rows: f.rows } : {}),
     ...(f.truncated ? { rowsTruncated: true } : {}),
   };
+}
+
+/**
+ * Compare again what an earlier comparison of this table found different (validation during change
+ * capture, once the target has caught up): each differing key range is measured on both sides and,
+ * where it still differs, narrowed to rows again. Only rows that differed before too are kept (a
+ * row in flight the first time and another one now are both changes in flight, not a difference),
+ * unless the earlier row list was cut short. A table with no ranges (counts level, no key, missing
+ * on the target) is compared whole again.
+ */
+export async function recheckTable(ctx: EngineContext, src: pg.Client, tgt: pg.Client, t: TableMapping, previous: TableValidation, opts: CompareOptions): Promise<TableValidation> {
+  const ranges = previous.ranges ?? [];
+  if (previous.status !== 'mismatch') return previous;
+  if (opts.level === 'counts' || ranges.length === 0 || ranges.some((r) => !r.bounds)) return compareTable(ctx, src, tgt, t, opts);
+  const name = { source: previous.source, target: previous.target };
+  try {
+    const keys = await tableKey(src, tgt, t);
+    if (!keys) return await compareTable(ctx, src, tgt, t, opts);
+    return await inSnapshots(src, tgt, async () => {
+      const s = new Side(src, t.source.schema, t.source.name, t.columns.map((c) => c.source), keys.source);
+      const d = new Side(tgt, t.target.schema, t.target.name, t.columns.map((c) => c.target), keys.target);
+      const id = (key: Record<string, string | null>) => JSON.stringify(keys.source.columns.map((c) => key[c] ?? null));
+      const before = previous.rowsTruncated ? undefined : new Set((previous.rows ?? []).map((r) => id(r.key)));
+      const column = keys.source.columns.join(', ');
+      const all = new Findings(column, opts.maxReportedRows);
+      for (const prev of ranges) {
+        opts.signal?.throwIfAborted();
+        const range: KeyRange = prev.bounds!;
+        const [ms, md] = await Promise.all([s.measure('checksums', range), d.measure('checksums', range)]);
+        if (!differs(ms, md)) continue;
+        const f = new Findings(column, opts.maxReportedRows);
+        await narrow(s, d, range, ms, md, 0, f, opts);
+        const rows = before ? f.rows.filter((r) => before.has(id(r.key))) : f.rows;
+        // Every row that differs now is a different one than before: changes in flight, twice.
+        if (before && !f.truncated && f.rows.length > 0 && rows.length === 0) continue;
+        all.ranges.push(...f.ranges);
+        all.add({ rows, truncated: f.truncated });
+      }
+      const base = { ...name, sourceRows: previous.sourceRows, targetRows: previous.targetRows };
+      const sums = {
+        ...(previous.sourceChecksum !== undefined ? { sourceChecksum: previous.sourceChecksum } : {}),
+        ...(previous.targetChecksum !== undefined ? { targetChecksum: previous.targetChecksum } : {}),
+      };
+      if (all.ranges.length === 0) {
+        return { ...base, ...sums, status: 'match' as const, reason: 'differed at first (changes in flight); matched when compared again after the target caught up' };
+      }
+      return {
+        ...base,
+        ...sums,
+        status: 'mismatch' as const,
+        reason: `${all.ranges.length} key range(s) still differ after the target caught up`,
+        ranges: all.ranges,
+        rows: all.rows,
+        ...(all.truncated ? { rowsTruncated: true } : {}),
+      };
+    });
+  } catch (err) {
+    const code = pgCode(err);
+    if (code === '42P01' || code === '42703')
+      return { ...name, status: 'mismatch', sourceRows: 0, targetRows: 0, reason: `target: ${(err as Error).message}` };
+    throw err;
+  }
 }
