@@ -335,9 +335,12 @@ async function resolveTable(tgt: pg.Client, rel: RelationMessage, mappings: Tabl
 
 /** A target transaction is committed once it holds this many changes... */
 const BATCH_MAX_CHANGES = 5_000;
-/** ...or is this old, or nothing more is queued (at a source commit, never inside a source transaction). */
+/** ...or is this old, or nothing more is queued right now (at a source commit, never inside a source transaction). */
 const BATCH_MAX_MS = 1_000;
-/** Consecutive inserts (or key deletes) of one table go out as one statement of at most this many rows / characters. */
+/**
+ * Inserts (or key deletes) of one table, consecutive within that table, go out as one statement of
+ * at most this many rows / characters (all pending runs together at most RUN_MAX_CHARS).
+ */
 const RUN_MAX_ROWS = 1_000;
 const RUN_MAX_CHARS = 8 * 1024 * 1024;
 /** Decoded frames buffered before the socket is paused (backpressure; a 100k-row transaction never sits in memory). */
@@ -358,7 +361,16 @@ class Applier {
   /** Inside a source transaction (between BEGIN and COMMIT). */
   inTx = false;
   private skipping = false;
-  private run: { relation: number; kind: 'insert' | 'delete'; rows: Tuple[]; chars: number } | null = null;
+  /**
+   * Pending runs, one per table. Each table's changes are applied in source order; changes of
+   * different tables may be applied out of order inside the batch's one target transaction (the
+   * batch commits atomically, and with session_replication_role = replica no foreign key or
+   * ordinary trigger looks across tables), so an UPDATE of one table does not cut another table's
+   * run of inserts short (pgbench: UPDATE accounts, INSERT history). Without the replica role
+   * (`reorder` false) any other table's change flushes every run first, as the source did it.
+   */
+  private readonly runs = new Map<number, { kind: 'insert' | 'delete'; rows: Tuple[]; chars: number }>();
+  private runChars = 0;
   private batchChanges = 0;
   private batchStarted = 0;
   private batchEnd: bigint | null = null;
@@ -376,6 +388,7 @@ class Applier {
     /** End LSN of the last source transaction committed on the target. */
     public applied: bigint,
     public heartbeatTs: string | null,
+    private readonly reorder: boolean,
   ) {}
 
   /** Source transactions are complete and the target holds no uncommitted batch. */
@@ -438,22 +451,42 @@ class Applier {
     }
   }
 
-  private async flushRun(): Promise<void> {
-    const run = this.run;
+  /** Apply the pending run of `relation`, or every pending run (in the order they began). */
+  private async flushRun(relation?: number): Promise<void> {
+    if (relation !== undefined && this.reorder) {
+      await this.flushOne(relation);
+      return;
+    }
+    for (const r of [...this.runs.keys()]) await this.flushOne(r);
+  }
+
+  private async flushOne(relation: number): Promise<void> {
+    const run = this.runs.get(relation);
     if (!run) return;
-    this.run = null;
-    const t = await this.target(run.relation);
+    this.runs.delete(relation);
+    this.runChars -= run.chars;
+    const t = await this.target(relation);
     if (t === 'heartbeat') return;
     const statements = run.kind === 'insert' ? [insertStatement(t, run.rows)] : deleteStatements(t, run.rows);
     for (const s of statements) await this.exec(s, t);
   }
 
   private async addToRun(relation: number, kind: 'insert' | 'delete', row: Tuple): Promise<void> {
-    if (this.run && (this.run.relation !== relation || this.run.kind !== kind)) await this.flushRun();
-    this.run ??= { relation, kind, rows: [], chars: 0 };
-    this.run.rows.push(row);
-    this.run.chars += tupleBytes(row);
-    if (this.run.rows.length >= RUN_MAX_ROWS || this.run.chars >= RUN_MAX_CHARS) await this.flushRun();
+    const have = this.runs.get(relation);
+    if (have && have.kind !== kind) await this.flushRun(relation);
+    // In source order: a change of another table flushes the runs of every table first.
+    if (!this.reorder && this.runs.size > 0 && !this.runs.has(relation)) await this.flushRun();
+    let run = this.runs.get(relation);
+    if (!run) {
+      run = { kind, rows: [], chars: 0 };
+      this.runs.set(relation, run);
+    }
+    const chars = tupleBytes(row);
+    run.rows.push(row);
+    run.chars += chars;
+    this.runChars += chars;
+    if (run.rows.length >= RUN_MAX_ROWS || run.chars >= RUN_MAX_CHARS) await this.flushRun(relation);
+    else if (this.runChars >= RUN_MAX_CHARS) await this.flushRun();
   }
 
   async handle(msg: PgoutputMessage): Promise<void> {
@@ -480,7 +513,8 @@ class Applier {
           this.skipping = false;
           return;
         }
-        await this.flushRun();
+        // Runs may go on across source transactions: commit() applies them before the target commits.
+        if (!this.reorder) await this.flushRun();
         this.batchEnd = msg.endLsn;
         return;
       case 'type':
@@ -507,7 +541,7 @@ class Applier {
         const old = msg.old ?? msg.key;
         if (!old) throw new Error('pgoutput: DELETE without old key');
         if (t.full) {
-          await this.flushRun();
+          await this.flushRun(msg.relation);
           for (const s of deleteStatements(t, [old])) await this.exec(s, t);
         } else {
           await this.addToRun(msg.relation, 'delete', old);
@@ -520,7 +554,7 @@ class Applier {
           this.noteHeartbeat(msg.new);
           return;
         }
-        await this.flushRun();
+        await this.flushRun(msg.relation);
         const s = updateStatement(t, msg);
         if (s) await this.exec(s, t);
         return;
@@ -574,7 +608,8 @@ class Applier {
   }
 
   async rollback(): Promise<void> {
-    this.run = null;
+    this.runs.clear();
+    this.runChars = 0;
     if (this.open) await this.tgt.query('ROLLBACK').catch(() => undefined);
     this.open = false;
     this.inTx = false;
@@ -589,6 +624,8 @@ class Applier {
 interface Stream {
   client: pg.Client;
   next(timeoutMs: number): Promise<ReplicationFrame | undefined>;
+  /** Decoded frames waiting in the queue. */
+  pending(): number;
   sendStatus(lsn: bigint, replyRequested?: boolean): void;
   /** The stream's failure (connection lost, bad frame), if any. */
   failure(): unknown;
@@ -666,6 +703,7 @@ async function startStream(ep: ResolvedEndpoint, slot: string, publication: stri
     return {
       client,
       failure: () => failure,
+      pending: () => queue.length,
       sendStatus: (lsn, replyRequested = false) => connection.sendCopyFromChunk(standbyStatus(lsn, Date.now(), replyRequested)),
       next: async (timeoutMs) => {
         if (queue.length === 0 && failure === undefined) {
@@ -735,10 +773,13 @@ export async function streamChanges(ctx: EngineContext, options: StreamOptions, 
     const state = await readCdcState(tgt, ctx.migrationId);
     if (!state) throw new CaptureFailed(`no change capture state for ${ctx.migrationId} on the target: the slot was never created (holdSnapshot in online mode)`);
     // Triggers and foreign keys do not fire for replicated rows (as in PostgreSQL's own apply); needs a superuser target login.
-    await tgt.query('SET session_replication_role = replica').catch(() => undefined);
+    const replicaRole = await tgt.query('SET session_replication_role = replica').then(
+      () => true,
+      () => false,
+    );
     const provisioned = await readProvisioned(tgt, ctx.migrationId);
     const mappings = options.tables ?? provisioned?.result?.tables ?? [];
-    applier = new Applier(tgt, ctx.target, ctx.migrationId, mappings, provisioned?.objects ?? [], hb, parseLsn(state.appliedLsn), state.heartbeatTs);
+    applier = new Applier(tgt, ctx.target, ctx.migrationId, mappings, provisioned?.objects ?? [], hb, parseLsn(state.appliedLsn), state.heartbeatTs, replicaRole);
 
     side = ctx.source;
     src = await connectEndpoint(ctx.source);
@@ -805,7 +846,9 @@ export async function streamChanges(ctx: EngineContext, options: StreamOptions, 
           lastStatus = Date.now();
         }
       }
-      if (a.shouldCommit(frame === undefined)) await commit();
+      // Commit as soon as nothing more is queued: waiting for a quiet stream would, under a steady
+      // trickle of changes (or the heartbeat), hold every batch open for BATCH_MAX_MS.
+      if (a.shouldCommit(frame === undefined || s.pending() === 0)) await commit();
       if (Date.now() - lastStatus >= STATUS_EVERY_MS) {
         s.sendStatus(a.applied);
         lastStatus = Date.now();
