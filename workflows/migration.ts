@@ -128,6 +128,9 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   let provisioned: ProvisionResult | undefined = resume?.provisioned;
   let fence: FenceState | undefined;
   let fencedAt: number | undefined;
+  // Downtime ends when the target is open for writes: after the drain, sequences, renames and the
+  // validation that vouches for it, but before cleanup (dropping the slot is no reason to wait).
+  let openedAt: number | undefined;
   let validation: ValidationReport | undefined;
   const main = new CancellationScope();
   /** The on-demand validation running during change capture (Update validateNow), cancelled by an abort. */
@@ -533,6 +536,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
         }
         return report;
       });
+      openedAt = Date.now();
       await step('cleanup', async () => {
         if (online) await acts.stopCapture(ctx);
         await acts.cleanup(ctx, { aborted: false, provision: provisioned });
@@ -555,6 +559,6 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     outcome: 'completed',
     progress,
     validation,
-    downtimeSeconds: fencedAt === undefined ? undefined : (Date.now() - fencedAt) / 1000,
+    downtimeSeconds: fencedAt === undefined ? undefined : ((openedAt ?? Date.now()) - fencedAt) / 1000,
   };
 }

@@ -241,7 +241,7 @@ export interface MigrationResult {
   outcome: MigrationOutcome;
   progress: MigrationProgress;
   validation?: ValidationReport;
-  /** Seconds the source was fenced (read-only) before the target was opened. */
+  /** Seconds from the source's fence to the target being open: drain, sequences, renames and validation; cleanup after that is not counted. */
   downtimeSeconds?: number;
 }
 
