@@ -502,8 +502,8 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
           await cutoverGate();
           if (spec.fence.enabled) {
             fenceStarted = true;
+            fencedAt = Date.now(); // writes start failing as the fence goes up
             fence = await step('fence', () => acts.fenceSource(ctx));
-            fencedAt = Date.now();
           }
         }
 
@@ -516,8 +516,8 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
       if (online) {
         await step('cdc', () => captureUntilGateOpens(tables));
         fenceStarted = true;
+        fencedAt = Date.now(); // writes start failing as the fence goes up
         fence = await step('fence', () => acts.fenceSource(ctx));
-        fencedAt = Date.now();
         await step('cutover', () => drainAndOpen(tables));
       } else {
         await step('cutover', () => acts.applyRenames(ctx, tables));
