@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { binaryRowCounter, chunkId } from '../../activities/adapters/postgres/copy';
 import { startupOptions } from '../../activities/adapters/postgres/connect';
 import { preDataEntries } from '../../activities/adapters/postgres/schema';
-import { formatToc, parseToc } from '../../activities/adapters/postgres/toc';
+import { formatToc, parseToc, preDataRuns } from '../../activities/adapters/postgres/toc';
 
 const LIST = `;
 ; Archive created at 2026-01-01 00:00:00 UTC
@@ -34,6 +34,23 @@ describe('TOC', () => {
     const pre = preDataEntries(parseToc(LIST));
     expect(pre.map((e) => e.dumpId)).toEqual([853, 230, 225, 3426, 3245]);
     expect(formatToc(pre).split('\n')[0]).toBe('853; 1247 16498 TYPE sales mood postgres');
+  });
+
+  it('restores pre-data in runs of at most N tables, in TOC order, each run holding a table (10,000 tables: 10 runs)', () => {
+    const toc = parseToc(
+      [
+        '1; 1247 100 TYPE public mood postgres',
+        ...Array.from({ length: 5 }, (_, i) => `${10 + i}; 1259 ${200 + i} TABLE public t${i} postgres`),
+        '20; 0 0 SEQUENCE OWNED BY public t0_id_seq postgres',
+        '21; 2604 300 DEFAULT public t0 id postgres',
+      ].join('\n'),
+    );
+    const runs = preDataRuns(toc, 2);
+    expect(runs.map((r) => r.map((e) => e.dumpId))).toEqual([[1, 10, 11], [12, 13], [14, 20, 21]]);
+    expect(runs.every((r) => r.some((e) => e.desc === 'TABLE'))).toBe(true);
+    expect(preDataRuns(toc).length).toBe(1);
+    const many = parseToc(Array.from({ length: 10_000 }, (_, i) => `${i + 1}; 1259 ${20000 + i} TABLE public t${i} postgres`).join('\n'));
+    expect(preDataRuns(many).map((r) => r.length)).toEqual(Array(10).fill(1000));
   });
 });
 

@@ -8,7 +8,8 @@ import { existingTables } from './catalog';
 import { classifyError, closeClient, connectEndpoint } from './connect';
 import { currentLocation, resolveOnTarget } from './objects';
 import { qualify, quoteIdent } from './sql';
-import { readProvisioned, removeState, type ProvisionedObject } from './state';
+import { readProvisioned, removeState, writeProvisioned, type ProvisionedObject } from './state';
+import { CATALOG, parseToc, preDataRuns, type TocEntry } from './toc';
 
 async function dropObject(c: pg.Client, o: ProvisionedObject): Promise<void> {
   const at = await currentLocation(c, o);
@@ -30,41 +31,81 @@ async function dropObject(c: pg.Client, o: ProvisionedObject): Promise<void> {
   }
 }
 
+/**
+ * The planned objects of a provision that did not record its end: those of the pre-data restore
+ * runs that committed before the crash (each run is one transaction, and its tables tell), with
+ * their target OIDs.
+ */
+async function committedObjects(c: pg.Client, objects: ProvisionedObject[], dumpToc: string | null): Promise<ProvisionedObject[]> {
+  const catalogOf = (o: ProvisionedObject) =>
+    o.kind === 'table' || o.kind === 'sequence' ? CATALOG.pg_class : o.kind === 'type' || o.kind === 'domain' ? CATALOG.pg_type : CATALOG.pg_proc;
+  const bySource = new Map(objects.map((o) => [`${catalogOf(o)}/${o.sourceOid}`, o]));
+  const ofRun = (run: TocEntry[]) => [...new Set(run.flatMap((e) => bySource.get(`${e.classId}/${e.objectId}`) ?? []))];
+  const runs = dumpToc ? preDataRuns(parseToc(dumpToc)).map(ofRun) : [objects];
+  const committed: ProvisionedObject[] = [];
+  for (const run of runs) {
+    const planned: TableRef[] = run.filter((o) => o.kind === 'table').map((o) => ({ schema: o.schema, name: o.name }));
+    const present = await existingTables(c, planned);
+    if (planned.length > 0 && present.length === planned.length) committed.push(...run);
+  }
+  return committed.length > 0 ? await resolveOnTarget(c, committed) : [];
+}
+
+/**
+ * Drops per transaction. Every dropped table holds a few slots of the server's lock table until the
+ * commit (see PRE_DATA_TABLES_PER_RESTORE): one transaction cannot drop 10,000 tables. A drop that
+ * committed is not repeated by a retry (objects are found by their target OID, or by name with IF EXISTS).
+ */
+const DROPS_PER_TRANSACTION = 500;
+
+async function inGroups(c: pg.Client, drops: (() => Promise<void>)[]): Promise<void> {
+  for (let i = 0; i < drops.length; i += DROPS_PER_TRANSACTION) {
+    await c.query('BEGIN');
+    try {
+      for (const drop of drops.slice(i, i + DROPS_PER_TRANSACTION)) await drop();
+      await c.query('COMMIT');
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  }
+}
+
 async function dropProvisioned(c: pg.Client, ctx: EngineContext, options: CleanupOptions): Promise<void> {
   const state = await readProvisioned(c, ctx.migrationId);
   let objects = state?.objects ?? [];
   if (state?.status === 'pending') {
-    // Did the (single-transaction) restore commit before the crash? Its tables tell.
-    const planned: TableRef[] = objects.filter((o) => o.kind === 'table').map((o) => ({ schema: o.schema, name: o.name }));
-    const present = await existingTables(c, planned);
-    objects = planned.length > 0 && present.length === planned.length ? await resolveOnTarget(c, objects) : [];
+    objects = await committedObjects(c, objects, state.dumpToc);
+    // Recorded before anything is dropped: the drops commit in groups, and a retry must still know
+    // these objects (by target OID) when some of a run's tables are gone.
+    await writeProvisioned(c, ctx.migrationId, { status: 'done', createdSchemas: state.createdSchemas, objects, result: state.result });
   }
   const order = ['table', 'function', 'procedure', 'aggregate', 'domain', 'type', 'sequence'];
-  for (const o of [...objects].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind))) await dropObject(c, o);
+  await inGroups(
+    c,
+    [...objects].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind)).map((o) => () => dropObject(c, o)),
+  );
   if (!state && options.provision) {
     // No state left to say which OIDs are ours: fall back to the provision result's names.
-    for (const m of options.provision.tables) {
-      await c.query(`DROP TABLE IF EXISTS ${qualify(m.source.schema, m.source.name)} CASCADE`);
-      await c.query(`DROP TABLE IF EXISTS ${qualify(m.target.schema, m.target.name)} CASCADE`);
-    }
+    await inGroups(
+      c,
+      options.provision.tables.map((m) => async () => {
+        await c.query(`DROP TABLE IF EXISTS ${qualify(m.source.schema, m.source.name)} CASCADE`);
+        await c.query(`DROP TABLE IF EXISTS ${qualify(m.target.schema, m.target.name)} CASCADE`);
+      }),
+    );
   }
   const schemas = new Set([...(state?.createdSchemas ?? []), ...(options.provision?.createdSchemas ?? [])]);
-  for (const s of [...schemas].sort()) await c.query(`DROP SCHEMA IF EXISTS ${quoteIdent(s)} CASCADE`);
+  await inGroups(
+    c,
+    [...schemas].sort().map((s) => async () => void (await c.query(`DROP SCHEMA IF EXISTS ${quoteIdent(s)} CASCADE`))),
+  );
 }
 
 export async function cleanup(ctx: EngineContext, options: CleanupOptions): Promise<void> {
   const tgt = await connectEndpoint(ctx.target);
   try {
-    if (options.aborted) {
-      await tgt.query('BEGIN');
-      try {
-        await dropProvisioned(tgt, ctx, options);
-        await tgt.query('COMMIT');
-      } catch (err) {
-        await tgt.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      }
-    }
+    if (options.aborted) await dropProvisioned(tgt, ctx, options);
     if (options.aborted || !ctx.spec.cleanup.keepState) await removeState(tgt, ctx.migrationId);
   } catch (err) {
     throw classifyError(err, ctx.target);

@@ -285,13 +285,20 @@ async function copyFormat(ctx: EngineContext, src: pg.Client, table: TableRef, c
  */
 async function indexWhenComplete(ctx: EngineContext, src: pg.Client, tgt: pg.Client, chunk: LoadChunk): Promise<void> {
   const from = qualify(chunk.table.source.schema, chunk.table.source.name);
-  const r = await tgt.query<{ done: number; total: number | null }>(
-    `SELECT (SELECT count(*)::int FROM ${CHUNK_TABLE} WHERE migration_id = $1 AND source_table = $2) AS done,
-            (SELECT coalesce(jsonb_array_length(split->'bounds'), 0) + 1 FROM ${PLAN_TABLE} WHERE migration_id = $1 AND source_table = $2) AS total`,
-    [ctx.migrationId, from],
-  );
-  const { done, total } = r.rows[0] ?? { done: 0, total: null };
-  if (total === null || done < total) return;
+  // A whole table is its only chunk, whose marker just committed. A range: are the markers of all
+  // the table's chunks there? Looked up by chunk id (the markers' key), so the cost does not grow
+  // with the number of tables in the migration.
+  if (chunk.range) {
+    const plan = await tgt.query<{ split: TableSplit }>(`SELECT split FROM ${PLAN_TABLE} WHERE migration_id = $1 AND source_table = $2`, [ctx.migrationId, from]);
+    const split = plan.rows[0]?.split;
+    if (!split) return;
+    const ids = chunksOf(chunk.table, split).map((c) => c.id);
+    const r = await tgt.query<{ done: number }>(`SELECT count(*)::int AS done FROM ${CHUNK_TABLE} WHERE migration_id = $1 AND chunk_id = ANY($2::text[])`, [
+      ctx.migrationId,
+      ids,
+    ]);
+    if ((r.rows[0]?.done ?? 0) < ids.length) return;
+  }
   const statements = await earlyIndexStatements(src, chunk.table.source);
   if (!statements || statements.length === 0) return;
   const key = `${ctx.migrationId}/${from}`;

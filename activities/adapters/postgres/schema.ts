@@ -12,7 +12,7 @@ import { plannedObjects, resolveOnTarget } from './objects';
 import type { Selection } from './selection';
 import { displayName, qualify, quoteIdent } from './sql';
 import { ensureState, readProvisioned, writeProvisioned, type ProvisionedObject } from './state';
-import { CATALOG, formatToc, POST_DATA_DESCS, PRE_DATA_DESCS, type TocEntry } from './toc';
+import { CATALOG, formatToc, POST_DATA_DESCS, PRE_DATA_DESCS, preDataRuns, type TocEntry } from './toc';
 import { dbConninfo, pgBin, pgEnv, runTool } from './tools';
 
 const RESTORE_FLAGS = ['--exit-on-error', '--no-owner', '--no-privileges', '--no-tablespaces', '--no-security-labels'];
@@ -56,12 +56,13 @@ export async function provision(ctx: EngineContext): Promise<ProvisionResult> {
     const present = await existingTables(tgt, tables);
     const result: ProvisionResult = { tables: sel.mappings, createdSchemas: previous?.createdSchemas ?? [] };
     if (previous && present.length === tables.length) {
-      // An earlier attempt's restore committed (it is one transaction) but the attempt died before recording it.
+      // An earlier attempt's restore committed (every run of it) but the attempt died before recording it.
       const objects = await resolveOnTarget(tgt, previous.objects);
       await writeProvisioned(tgt, ctx.migrationId, { status: 'done', createdSchemas: result.createdSchemas, objects, result });
       return result;
     }
-    if (present.length > 0) {
+    // After a crash (record pending) the tables present are those of restore runs that committed.
+    if (present.length > 0 && !previous) {
       throw new TargetConflict(
         `target already has ${present.map((t) => displayName(t.schema, t.name)).join(', ')}: Ferry creates the selected tables itself; drop or rename them on the target, or exclude them`,
       );
@@ -77,16 +78,32 @@ export async function provision(ctx: EngineContext): Promise<ProvisionResult> {
     await writeProvisioned(tgt, ctx.migrationId, { status: 'pending', createdSchemas, objects, result, dumpToc: formatToc(entries) });
     for (const s of dump.schemas) if (!haveSchemas.has(s)) await tgt.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(s)}`);
 
-    const list = path.join(path.dirname(dump.file), 'pre-data.list');
-    writeFileSync(list, formatToc(entries));
-    await runTool(
-      pgBin('pg_restore'),
-      ['-d', dbConninfo(ctx.target), '--section=pre-data', '--single-transaction', ...RESTORE_FLAGS, '-L', list, dump.file],
-      pgEnv(ctx.target),
-      { signal: ctx.signal },
-    ).catch((err) => {
-      throw toolError(err, ctx.target, 'pg_restore of the pre-data schema to the target');
-    });
+    // In runs of at most PRE_DATA_TABLES_PER_RESTORE tables, each one transaction (toc.ts says why).
+    const byOid = new Map([...sel.roots, ...sel.partitions].map((t) => [t.oid, { schema: t.schema, name: t.name }]));
+    const runs = preDataRuns(entries);
+    for (const [i, run] of runs.entries()) {
+      if (previous) {
+        // A run that committed before the crash has all its tables on the target; one that did not, none.
+        const runTables = run.flatMap((e) => (e.desc === 'TABLE' && byOid.has(e.objectId) ? [byOid.get(e.objectId)!] : []));
+        const there = await existingTables(tgt, runTables);
+        if (runTables.length > 0 && there.length === runTables.length) continue;
+        if (there.length > 0) {
+          throw new TargetConflict(
+            `target already has ${there.map((t) => displayName(t.schema, t.name)).join(', ')}: Ferry creates the selected tables itself; drop or rename them on the target, or exclude them`,
+          );
+        }
+      }
+      const list = path.join(path.dirname(dump.file), `pre-data-${i}.list`);
+      writeFileSync(list, formatToc(run));
+      await runTool(
+        pgBin('pg_restore'),
+        ['-d', dbConninfo(ctx.target), '--section=pre-data', '--single-transaction', ...RESTORE_FLAGS, '-L', list, dump.file],
+        pgEnv(ctx.target),
+        { signal: ctx.signal },
+      ).catch((err) => {
+        throw toolError(err, ctx.target, `pg_restore of the pre-data schema to the target${runs.length > 1 ? ` (part ${i + 1} of ${runs.length})` : ''}`);
+      });
+    }
 
     const resolved = await resolveOnTarget(tgt, objects);
     await writeProvisioned(tgt, ctx.migrationId, { status: 'done', createdSchemas, objects: resolved, result });
@@ -177,12 +194,25 @@ async function describePostData(src: pg.Client, tgt: pg.Client, entries: TocEntr
     const oids = entries.filter((e) => e.classId === classId && e.objectId !== 0).map((e) => e.objectId);
     if (oids.length === 0) continue;
     const rows = (await src.query<Row>(sourceSql, [oids])).rows;
-    for (const r of rows) {
-      const exists = ((await tgt.query(targetSql, params(r))).rowCount ?? 0) > 0;
-      info.set(Number(r.oid), { relid: Number(r.relid), refRelid: Number(r.refrelid), exists });
-    }
+    const present = await presentOnTarget(tgt, targetSql, rows.map(params));
+    rows.forEach((r, i) => info.set(Number(r.oid), { relid: Number(r.relid), refRelid: Number(r.refrelid), exists: present.has(i) }));
   }
   return info;
+}
+
+/**
+ * Which of these parameter lists `probeSql` (a query with text parameters $1..$n) finds a row for,
+ * as their indexes: one round trip for all of them (10,000 tables have 10,000 primary keys).
+ */
+async function presentOnTarget(tgt: pg.Client, probeSql: string, args: string[][]): Promise<Set<number>> {
+  if (args.length === 0) return new Set();
+  const cols = args[0]!.map((_, k) => `p${k + 1}`);
+  const probe = probeSql.replace(/\$(\d+)/g, (_, d: string) => `w.p${d}`);
+  const r = await tgt.query<{ i: string }>(
+    `SELECT w.i FROM unnest(${cols.map((_, k) => `$${k + 1}::text[]`).join(', ')}) WITH ORDINALITY AS w(${cols.join(', ')}, i) WHERE EXISTS (${probe})`,
+    cols.map((_, k) => args.map((a) => a[k]!)),
+  );
+  return new Set(r.rows.map((x) => Number(x.i) - 1));
 }
 
 /** Child indexes already attached to a parent on the target, as `schema name` keys of the TOC's INDEX ATTACH entries. */

@@ -101,15 +101,22 @@ export async function ensureState(client: pg.Client): Promise<void> {
   }
 }
 
-export async function readProvisioned(client: pg.Client, migrationId: string): Promise<ProvisionedRow | null> {
+/** The provision record; `dumpToc` is the pre-data list it restores (or restored). */
+export async function readProvisioned(client: pg.Client, migrationId: string): Promise<(ProvisionedRow & { dumpToc: string | null }) | null> {
   if (!(await stateSchemaExists(client))) return null;
-  const r = await client.query<{ status: string; created_schemas: string[]; objects: ProvisionedObject[]; result: ProvisionResult | null }>(
-    `SELECT status, created_schemas, objects, result FROM ${PROVISIONED_TABLE} WHERE migration_id = $1`,
+  const r = await client.query<{ status: string; created_schemas: string[]; objects: ProvisionedObject[]; result: ProvisionResult | null; dump_toc: string | null }>(
+    `SELECT status, created_schemas, objects, result, dump_toc FROM ${PROVISIONED_TABLE} WHERE migration_id = $1`,
     [migrationId],
   );
   const row = r.rows[0];
   if (!row) return null;
-  return { status: row.status === 'done' ? 'done' : 'pending', createdSchemas: row.created_schemas, objects: row.objects, result: row.result };
+  return {
+    status: row.status === 'done' ? 'done' : 'pending',
+    createdSchemas: row.created_schemas,
+    objects: row.objects,
+    result: row.result,
+    dumpToc: row.dump_toc,
+  };
 }
 
 export async function writeProvisioned(

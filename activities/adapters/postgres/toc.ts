@@ -51,6 +51,39 @@ export function formatToc(entries: readonly TocEntry[]): string {
   return entries.map((e) => e.line).join('\n') + '\n';
 }
 
+/**
+ * Tables created per pre-data restore transaction. Each table a transaction creates (and its TOAST
+ * table) holds a slot of the server's lock table until the commit, and that table has
+ * max_locks_per_transaction x (max_connections + max_prepared_transactions) slots for all sessions
+ * together (6,400 with the defaults): one transaction creating 10,000 tables fails with "out of
+ * shared memory". 1,000 tables take about 2,000 slots.
+ */
+export const PRE_DATA_TABLES_PER_RESTORE = 1000;
+
+/**
+ * Pre-data entries, in their TOC (dependency) order, cut into runs of at most `tablesPerRun`
+ * TABLE entries, each restored in its own transaction. A run is cut just before a TABLE entry, so
+ * every run holds a table: whether a run committed is told by its tables being on the target.
+ */
+export function preDataRuns(entries: readonly TocEntry[], tablesPerRun: number = PRE_DATA_TABLES_PER_RESTORE): TocEntry[][] {
+  const runs: TocEntry[][] = [];
+  let current: TocEntry[] = [];
+  let tables = 0;
+  for (const e of entries) {
+    if (e.desc === 'TABLE') {
+      if (tables >= tablesPerRun) {
+        runs.push(current);
+        current = [];
+        tables = 0;
+      }
+      tables++;
+    }
+    current.push(e);
+  }
+  if (current.length > 0) runs.push(current);
+  return runs;
+}
+
 export const PRE_DATA_DESCS = new Set([
   'TABLE', 'TYPE', 'SHELL TYPE', 'DOMAIN', 'SEQUENCE', 'SEQUENCE OWNED BY', 'DEFAULT', 'FUNCTION', 'PROCEDURE', 'AGGREGATE',
   'TABLE ATTACH', 'COLLATION', 'CONVERSION', 'OPERATOR', 'OPERATOR CLASS', 'OPERATOR FAMILY', 'CAST', 'TEXT SEARCH CONFIGURATION',
