@@ -3,7 +3,8 @@
 // the target, so a retried batch skips what is done; the heartbeat carries the chunks finished so
 // far and the rows/bytes of the one in flight.
 import { Context } from '@temporalio/activity';
-import type { ChunkResult, LoadChunk, MigrationContext, TableMapping } from '../workflows/types';
+import type { ChunkResult, FullLoadPlan, LoadChunk, MigrationContext, TableMapping } from '../workflows/types';
+import { compactPlan } from '../workflows/fullLoad';
 import { engineContext, heartbeating, type ActivityDeps } from './context';
 
 export interface CopyHeartbeat {
@@ -36,10 +37,11 @@ function beatOften(deps: ActivityDeps): ActivityDeps {
 
 export function fullLoadActivities(deps: ActivityDeps) {
   return {
-    async planFullLoad(ctx: MigrationContext, tables: TableMapping[]): Promise<LoadChunk[]> {
+    /** The engine's chunks, naming tables by their index in `tables` (the workflow has the list already). */
+    async planFullLoad(ctx: MigrationContext, tables: TableMapping[]): Promise<FullLoadPlan> {
       return heartbeating(beatOften(deps), async () => {
         const { engine, ectx } = await engineContext(deps, ctx);
-        return engine.planFullLoad(ectx, tables);
+        return compactPlan(tables, await engine.planFullLoad(ectx, tables));
       });
     },
 

@@ -24,6 +24,7 @@ import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } 
 import { createPitrActivities } from '../activities/pitr';
 import { createSecretResolver } from '../activities/adapters/secrets';
 import { GcsStore } from '../activities/adapters/gcs';
+import { ferryDataConverter } from '../client/payloadCodec';
 import type { ArchiveStatus } from '../activities/adapters/pitr/common';
 import { protectionWorkflow } from '../workflows/protection';
 import { restoreWorkflow } from '../workflows/restore';
@@ -254,7 +255,7 @@ async function main(): Promise<void> {
 
   const nativeConnection = await NativeConnection.connect({ address: cfg.temporal });
   const connection = await Connection.connect({ address: cfg.temporal });
-  const client = new Client({ connection, namespace: 'default' });
+  const client = new Client({ connection, namespace: 'default', dataConverter: ferryDataConverter });
   cleanups.push({ what: 'temporal connections', fn: async () => { await connection.close(); await nativeConnection.close(); } });
 
   log(`bundling workflows and starting a worker on task queue ${taskQueue}`);
@@ -265,6 +266,7 @@ async function main(): Promise<void> {
     taskQueue,
     workflowBundle: await bundleWorkflowCode({ workflowsPath: path.join(ROOT, 'workflows/index.ts'), logger: quiet }),
     activities,
+    dataConverter: ferryDataConverter,
   });
   const running = worker.run();
   cleanups.push({ what: 'worker', fn: async () => { worker.shutdown(); await running; } });

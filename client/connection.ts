@@ -10,6 +10,7 @@
 import { Client, Connection, type Metadata } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { LoadClientProfileOptions } from '@temporalio/envconfig';
+import { ferryDataConverter } from './payloadCodec';
 
 export const DEFAULT_ADDRESS = '127.0.0.1:7233';
 export const DEFAULT_NAMESPACE = 'default';
@@ -114,5 +115,6 @@ export async function connectClient(opts: ConnectClientOptions = {}): Promise<Cl
   } catch (err) {
     throw new TemporalUnreachableError(settings.address, settings.namespace, { cause: err });
   }
-  return new Client({ connection, namespace: settings.namespace });
+  // The workers' codec: large payloads (results, progress) arrive gzipped.
+  return new Client({ connection, namespace: settings.namespace, dataConverter: ferryDataConverter });
 }

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
+import { ferryDataConverter } from '../client/payloadCodec';
 
 async function main(): Promise<void> {
   const files = process.argv.slice(2);
@@ -15,7 +16,7 @@ async function main(): Promise<void> {
       ? temporal.api.history.v1.History.decode(readFileSync(file))
       : JSON.parse(readFileSync(file, 'utf8'));
     await Worker.runReplayHistory(
-      { workflowsPath: path.resolve(__dirname, '../workflows/index.ts') },
+      { workflowsPath: path.resolve(__dirname, '../workflows/index.ts'), dataConverter: ferryDataConverter },
       history,
       path.basename(file).replace(/\.history\.(pb|json)$/, ''),
     );

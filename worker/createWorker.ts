@@ -6,6 +6,7 @@ import { createActivities, type FerryActivities } from '../activities';
 import { createPostgresEngine } from '../activities/adapters/postgres';
 import { createOracleEngines } from '../activities/adapters/oracle/factory';
 import { createSecretResolver } from '../activities/adapters/secrets';
+import { ferryDataConverter } from '../client/payloadCodec';
 import type { WorkerConfig } from './config';
 
 export interface FerryWorkerOptions {
@@ -31,6 +32,8 @@ export async function createFerryWorker(options: FerryWorkerOptions): Promise<Wo
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.config.taskQueue,
+    // Large payloads gzipped (the same codec as the client's): see client/payloadCodec.ts.
+    dataConverter: ferryDataConverter,
     activities: options.wrapActivities ? options.wrapActivities(activities) : activities,
     maxConcurrentActivityTaskExecutions: options.config.maxConcurrentActivities,
     // Heartbeats reach the server at most this often. The SDK's default throttle is 80% of the

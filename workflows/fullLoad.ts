@@ -2,7 +2,47 @@
 // them), small chunks are batched so 10,000 tiny tables stay a few hundred history events, and
 // at most `parallelism` batches run at once. A failing lane stops the others from taking new work;
 // the step then fails as a whole and `retry` re-plans (markers make done chunks no-ops).
-import type { ChunkResult, LoadChunk } from './types';
+import type { ChunkResult, FullLoadPlan, LoadChunk, TableMapping } from './types';
+
+/** The key a table mapping is matched by (the same mapping in the input and in a chunk). */
+function mappingKey(t: TableMapping): string {
+  return JSON.stringify([t.source, t.target, t.columns, t.estimatedBytes, t.estimatedRows]);
+}
+
+/** Chunks (the engine's plan) as a FullLoadPlan against the planner's input `tables`; the activity's side. */
+export function compactPlan(tables: TableMapping[], chunks: LoadChunk[]): FullLoadPlan {
+  const index = new Map<string, number>();
+  tables.forEach((t, i) => {
+    const key = mappingKey(t);
+    if (!index.has(key)) index.set(key, i);
+  });
+  const extraTables: TableMapping[] = [];
+  const plan: FullLoadPlan = { extraTables, chunks: [] };
+  for (const chunk of chunks) {
+    const key = mappingKey(chunk.table);
+    let at = index.get(key);
+    if (at === undefined) {
+      at = tables.length + extraTables.length;
+      extraTables.push(chunk.table);
+      index.set(key, at);
+    }
+    plan.chunks.push(chunk.range ? { id: chunk.id, table: at, range: chunk.range } : { id: chunk.id, table: at });
+  }
+  return plan;
+}
+
+/**
+ * The chunks of a plan, with their mappings, in plan order; the workflow's side. An array is the
+ * answer of a worker from before FullLoadPlan (histories recorded then replay unchanged).
+ */
+export function expandPlan(tables: TableMapping[], plan: FullLoadPlan | LoadChunk[]): LoadChunk[] {
+  if (Array.isArray(plan)) return plan;
+  return plan.chunks.map((c) => {
+    const table = c.table < tables.length ? tables[c.table] : plan.extraTables[c.table - tables.length];
+    if (!table) throw new Error(`full-load plan: chunk ${c.id} names table #${c.table}, which is not in the plan`);
+    return c.range ? { id: c.id, table, range: c.range } : { id: c.id, table };
+  });
+}
 
 export interface BatchLimits {
   /** A batch holds chunks up to this many estimated bytes (a bigger chunk is a batch of its own). */

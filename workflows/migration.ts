@@ -48,7 +48,7 @@ import type {
   ValidationReport,
 } from './types';
 import { closeTimings, enterPhase, initialProgress, planTables, publishDetails, recordChunks, recordLag } from './progress';
-import { batchChunks, DEFAULT_BATCH_LIMITS, runBatches } from './fullLoad';
+import { batchChunks, DEFAULT_BATCH_LIMITS, expandPlan, runBatches } from './fullLoad';
 import { msUntilWindowOpens } from './window';
 import { dmsMigration } from './dmsMigration';
 import type { DmsMigrationResult } from './dmsTypes';
@@ -353,7 +353,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
    * new snapshot would be another point in time, so the step fails loudly instead.
    */
   async function fullLoad(tables: ProvisionResult['tables']): Promise<void> {
-    const chunks = await acts.planFullLoad(ctx, tables);
+    const chunks = expandPlan(tables, await acts.planFullLoad(ctx, tables));
     planTables(progress, chunks);
     publishDetails(progress);
     const counted = new Set<string>();

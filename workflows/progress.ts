@@ -80,11 +80,29 @@ export function planTables(progress: MigrationProgress, chunks: LoadChunk[]): vo
   recomputeTotals(progress);
 }
 
+/**
+ * progress.tables by source name, built once per table list (planTables and a continue-as-new
+ * replace the array, which drops its entry): recordChunks finds a table in O(1), not O(tables),
+ * which made a 10,000-table load O(tables^2) in workflow CPU (and again on every replay).
+ */
+const tablesBySource = new WeakMap<TableProgress[], Map<string, TableProgress>>();
+
+function tableIndex(progress: MigrationProgress): Map<string, TableProgress> {
+  let index = tablesBySource.get(progress.tables);
+  if (!index || index.size !== progress.tables.length) {
+    index = new Map(progress.tables.map((t) => [t.source, t]));
+    tablesBySource.set(progress.tables, index);
+  }
+  return index;
+}
+
 export function recordChunks(progress: MigrationProgress, chunks: LoadChunk[], results: ChunkResult[]): void {
+  const byId = new Map(chunks.map((c) => [c.id, c]));
+  const tables = tableIndex(progress);
   for (const result of results) {
-    const chunk = chunks.find((c) => c.id === result.chunkId);
+    const chunk = byId.get(result.chunkId);
     if (!chunk) continue;
-    const t = progress.tables.find((x) => x.source === `${chunk.table.source.schema}.${chunk.table.source.name}`);
+    const t = tables.get(`${chunk.table.source.schema}.${chunk.table.source.name}`);
     if (!t) continue;
     t.rows += result.rows;
     t.bytes += result.bytes;

@@ -52,6 +52,18 @@ export interface LoadChunk {
   range?: { column: string; lo: string | null; hi: string | null; kind?: 'key' | 'ctid' };
 }
 
+/**
+ * What planFullLoad answers: the chunks, each naming its table by index rather than repeating the
+ * whole mapping (10,000 one-chunk tables would otherwise send the table list back once more, over
+ * Temporal's 2 MB payload limit: issue #3). `table` < tables.length is the planner's input
+ * `tables[table]`; from tables.length on, `extraTables[table - tables.length]` (a partitioned
+ * table's leaves, which are not in the input). See compactPlan / expandPlan (workflows/fullLoad.ts).
+ */
+export interface FullLoadPlan {
+  extraTables: TableMapping[];
+  chunks: { id: string; table: number; range?: LoadChunk['range'] }[];
+}
+
 export interface ChunkResult {
   chunkId: string;
   rows: number;

@@ -7,6 +7,7 @@ import { createDatabasePair, devSpec, repoRoot, sql } from '../support/env';
 import { loadDemoData } from '../support/dataset';
 import { tableChecksums } from '../support/checksums';
 import { historyText } from '../support/history';
+import { ferryDataConverter } from '../../client/payloadCodec';
 import { startTestFerry, waitFor, workflowBundle, type TestFerry } from '../support/temporal';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -130,7 +131,7 @@ describe('offline PostgreSQL -> PostgreSQL migration', () => {
 
     // The history replays against today's workflow code (and is kept as the replay fixture when asked).
     const recorded = await handle.fetchHistory();
-    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, recorded, handle.workflowId);
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle(), dataConverter: ferryDataConverter }, recorded, handle.workflowId);
     if (process.env.FERRY_RECORD_HISTORY) {
       // Binary protobuf: the server's newer API fields survive where the JSON mapping trips.
       writeFileSync(path.join(repoRoot, 'test/fixtures/offline-migration.history.pb'), temporal.api.history.v1.History.encode(recorded).finish());

@@ -15,6 +15,7 @@ import { createOracleEngines, shortName } from '../../activities/adapters/oracle
 import type { Side } from '../../activities/adapters/oracle/flow';
 import type { CommandResult } from '../../activities/adapters/oracle/runner';
 import { createSecretResolver } from '../../activities/adapters/secrets';
+import { ferryDataConverter } from '../../client/payloadCodec';
 import { parseSpec } from '../../workflows/spec';
 import type { MigrationInput, MigrationProgress, MigrationResult } from '../../workflows/types';
 import { abortSignal, progressQuery, retryUpdate } from '../../workflows/messages';
@@ -159,7 +160,11 @@ beforeAll(async () => {
   exportPasswords();
   process.env.FERRY_TEST_ORACLE_PASSWORD = ORACLE_PASSWORD;
   process.env.FERRY_TEST_DG_PASSWORD = DG_PASSWORD;
-  env = await TestWorkflowEnvironment.createFromExistingServer({ address: temporalAddress, namespace: 'default' });
+  env = await TestWorkflowEnvironment.createFromExistingServer({
+    address: temporalAddress,
+    namespace: 'default',
+    client: { dataConverter: ferryDataConverter },
+  });
   taskQueue = `ferry-oracle-${randomBytes(4).toString('hex')}`;
   const secrets = createSecretResolver();
   const activities = createActivities({
@@ -177,6 +182,7 @@ beforeAll(async () => {
     workflowBundle: await workflowBundle(),
     activities,
     maxHeartbeatThrottleInterval: '1 second',
+    dataConverter: ferryDataConverter,
   });
   running = worker.run();
 });

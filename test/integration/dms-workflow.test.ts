@@ -15,6 +15,7 @@ import type { DmsClients } from '../../activities/adapters/dms/client';
 import { abortSignal, approveCutoverUpdate, progressQuery, retryUpdate } from '../../workflows/messages';
 import type { DmsMigrationSpecInput } from '../../workflows/dmsSpec';
 import type { DmsMigrationResult, DmsProgress } from '../../workflows/dmsTypes';
+import { ferryDataConverter } from '../../client/payloadCodec';
 import { temporalAddress } from '../support/env';
 import { count, createSecret, dmsSpec, inventory, motoClients, stubLagReader, uniqueName, waitFor } from './dms-support';
 
@@ -55,7 +56,11 @@ beforeAll(async () => {
     source: await createSecret(clients, uniqueName('ferry-wf-src'), SOURCE_PASSWORD),
     target: await createSecret(clients, uniqueName('ferry-wf-tgt'), TARGET_PASSWORD),
   };
-  env = await TestWorkflowEnvironment.createFromExistingServer({ address: temporalAddress, namespace: 'default' });
+  env = await TestWorkflowEnvironment.createFromExistingServer({
+    address: temporalAddress,
+    namespace: 'default',
+    client: { dataConverter: ferryDataConverter },
+  });
   taskQueue = `ferry-dms-test-${randomBytes(4).toString('hex')}`;
   const real = createDmsActivities({ clients: () => clients, lagReader: stubLagReader(), pollIntervalMs: 50, heartbeatIntervalMs: 200 });
   const activities = Object.fromEntries(
@@ -76,6 +81,7 @@ beforeAll(async () => {
     taskQueue,
     workflowBundle: await bundleWorkflowCode({ workflowsPath: path.resolve(__dirname, '../../workflows/index.ts'), logger: quiet }),
     activities,
+    dataConverter: ferryDataConverter,
   });
   running = worker.run();
 });

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { ferryDataConverter } from '../../client/payloadCodec';
 import { parseSpec } from '../../workflows/spec';
 import type { MigrationInput } from '../../workflows/types';
 import type { migrationWorkflow } from '../../workflows/migration';
@@ -92,7 +93,7 @@ export function startWorkerProcess(options: { taskQueue: string; workerId: strin
 
 export async function temporalClient(): Promise<{ client: Client; close: () => Promise<void> }> {
   const connection = await Connection.connect({ address: temporalAddress });
-  return { client: new Client({ connection, namespace: 'default' }), close: () => connection.close() };
+  return { client: new Client({ connection, namespace: 'default', dataConverter: ferryDataConverter }), close: () => connection.close() };
 }
 
 /** Start a migration of `db` on `taskQueue`, markers kept on the target afterwards. */

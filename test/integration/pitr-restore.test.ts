@@ -30,6 +30,7 @@ import {
   type RestoreInput,
   type RestoreResult,
 } from '../../workflows/pitrTypes';
+import { ferryDataConverter } from '../../client/payloadCodec';
 import { temporalAddress } from '../support/env';
 
 /** Poll `read` until `done` holds (or fail after `timeoutMs` with the last value). */
@@ -158,7 +159,11 @@ describe('point-in-time recovery (PostgreSQL 15 + fake-gcs-server + Temporal)', 
     asPostgres([`${PG_BIN}/pg_ctl`, '-D', data, '-l', path.join(dir, 'protected.log'), '-w', 'start']);
     await query(`CREATE TABLE ticks (id bigserial PRIMARY KEY, note text NOT NULL)`);
 
-    env = await TestWorkflowEnvironment.createFromExistingServer({ address: temporalAddress, namespace: 'default' });
+    env = await TestWorkflowEnvironment.createFromExistingServer({
+      address: temporalAddress,
+      namespace: 'default',
+      client: { dataConverter: ferryDataConverter },
+    });
     const activities = (activitiesForTest = createPitrActivities({
       secrets: createSecretResolver(),
       gcs: { endpoint: GCS_ENDPOINT },
@@ -172,6 +177,7 @@ describe('point-in-time recovery (PostgreSQL 15 + fake-gcs-server + Temporal)', 
         taskQueue: queue,
         workflowBundle: await bundleWorkflowCode({ workflowsPath: path.resolve(__dirname, '../../workflows', file), logger: quiet }),
         activities,
+        dataConverter: ferryDataConverter,
       });
       workers.push({ worker, running: worker.run() });
     }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type FerryActivities } from '../../activities';
+import { ferryDataConverter } from '../../client/payloadCodec';
 import { createPostgresEngine } from '../../activities/adapters/postgres';
 import { createSecretResolver } from '../../activities/adapters/secrets';
 import { temporalAddress, exportPasswords } from './env';
@@ -28,7 +29,11 @@ export interface TestFerry {
 
 export async function startTestFerry(options: { workerId?: string } = {}): Promise<TestFerry> {
   exportPasswords();
-  const env = await TestWorkflowEnvironment.createFromExistingServer({ address: temporalAddress, namespace: 'default' });
+  const env = await TestWorkflowEnvironment.createFromExistingServer({
+    address: temporalAddress,
+    namespace: 'default',
+    client: { dataConverter: ferryDataConverter },
+  });
   const taskQueue = `ferry-test-${randomBytes(4).toString('hex')}`;
   const faults: Faults = {};
   const real = createActivities({
@@ -54,6 +59,7 @@ export async function startTestFerry(options: { workerId?: string } = {}): Promi
     taskQueue,
     workflowBundle: await workflowBundle(),
     activities,
+    dataConverter: ferryDataConverter,
   });
   const running = worker.run();
   return {

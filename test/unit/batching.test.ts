@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { batchChunks, runBatches } from '../../workflows/fullLoad';
-import type { LoadChunk } from '../../workflows/types';
+import { batchChunks, compactPlan, expandPlan, runBatches } from '../../workflows/fullLoad';
+import type { FullLoadPlan, LoadChunk } from '../../workflows/types';
 
 const chunk = (id: string, bytes: number): LoadChunk => ({
   id,
@@ -42,5 +42,22 @@ describe('full-load batching', () => {
     expect(peak).toBe(2);
     expect(String(err)).toContain('copy of b failed');
     expect(started.length).toBeLessThan(6);
+  });
+
+  it('plans name tables by index, so 10,000 tables are not sent back with the plan (issue #3)', () => {
+    const tables = Array.from({ length: 10_000 }, (_, i) => chunk(`t${i}`, 8192).table);
+    const leaf = chunk('leaf', 10).table; // a partition's leaf: not among the planner's input
+    const chunks: LoadChunk[] = [
+      ...tables.map((table) => ({ id: table.source.name, table: { ...table } })),
+      { id: 'leaf#a', table: leaf, range: { column: 'id', lo: null, hi: '5', kind: 'key' } },
+      { id: 'leaf#b', table: leaf, range: { column: 'id', lo: '5', hi: null, kind: 'key' } },
+    ];
+    const plan = compactPlan(tables, chunks);
+    expect(plan.extraTables).toEqual([leaf]);
+    expect(plan.chunks.at(-1)).toEqual({ id: 'leaf#b', table: 10_000, range: chunks.at(-1)!.range });
+    expect(JSON.stringify(plan).length).toBeLessThan(JSON.stringify(chunks).length / 3);
+    expect(expandPlan(tables, JSON.parse(JSON.stringify(plan)) as FullLoadPlan)).toEqual(chunks);
+    // An old worker's answer (the chunks themselves) is taken as it is.
+    expect(expandPlan(tables, chunks)).toBe(chunks);
   });
 });
