@@ -27,6 +27,7 @@ import {
   insertStatement,
   mapColumns,
   mappingDisplay,
+  multiStatement,
   standbyStatus,
   targetTable,
   truncateStatement,
@@ -343,6 +344,14 @@ const BATCH_MAX_MS = 1_000;
  */
 const RUN_MAX_ROWS = 1_000;
 const RUN_MAX_CHARS = 8 * 1024 * 1024;
+/**
+ * Statements wait in the open batch and go to the target as one multi-statement simple query
+ * (values inlined as literals) at the batch's commit, or once this much SQL is waiting: one round
+ * trip per batch instead of one per UPDATE (node-postgres does not pipeline).
+ */
+const SEND_MAX_CHARS = 4 * 1024 * 1024;
+/** Each sent chunk runs inside this savepoint, so a failing chunk can be replayed statement by statement to name the change. */
+const CHUNK_SAVEPOINT = 'ferry_apply_chunk';
 /** Decoded frames buffered before the socket is paused (backpressure; a 100k-row transaction never sits in memory). */
 const QUEUE_HIGH = 2_000;
 const QUEUE_LOW = 200;
@@ -353,7 +362,11 @@ const PROGRESS_EVERY_MS = 1_000;
 class Applier {
   private readonly relations = new Map<number, RelationMessage>();
   private readonly targets = new Map<number, TargetTable | 'heartbeat'>();
-  private readonly named = new Map<string, string>();
+  /** Statements of the open batch not sent yet, in apply order. */
+  private pending: QueuedStatement[] = [];
+  private pendingChars = 0;
+  /** BEGIN of the open batch went to the target (it goes with the batch's first round trip). */
+  private begun = false;
   /** Position of the heartbeat table's `ts` column in its relation. */
   private heartbeatTsIdx = 1;
   /** A target transaction is open. */
@@ -429,26 +442,22 @@ class Applier {
     }
   }
 
+  /** Queue a statement of the open batch; it is sent with the batch's next round trip. */
   private async exec(s: Statement, table: TargetTable): Promise<void> {
-    let name = this.named.get(s.text);
-    if (name === undefined && this.named.size < 500) {
-      name = `ferry_cdc_${this.named.size}`;
-      this.named.set(s.text, name);
-    }
-    let r: pg.QueryResult;
-    try {
-      r = await this.tgt.query({ name, text: s.text, values: s.values });
-    } catch (err) {
-      const classified = classifyError(err, this.targetEp);
-      if (classified instanceof FerryError || pgCode(err) === undefined) throw classified;
-      throw new CaptureFailed(`applying a ${s.what} to ${table.display} failed: ${(err as Error).message}`, { cause: err });
-    }
-    if (s.expectRows !== undefined && r.rowCount !== s.expectRows) {
-      throw new CaptureFailed(
-        `applying a ${s.what} to ${table.display}: ${r.rowCount ?? 0} of ${s.expectRows} row(s) found on the target; ` +
-          'the target no longer matches the source (changed on the target during the migration?)',
-      );
-    }
+    this.pending.push({ s, table });
+    this.pendingChars += s.text.length + tupleChars(s.values);
+    if (this.pendingChars >= SEND_MAX_CHARS) await this.send();
+  }
+
+  /** Send the queued statements (and `tail`) in one round trip; see sendChunk. */
+  private async send(tail?: Statement): Promise<pg.QueryResult | undefined> {
+    const chunk = this.pending;
+    this.pending = [];
+    this.pendingChars = 0;
+    if (chunk.length === 0 && tail === undefined && this.begun) return undefined;
+    const begin = !this.begun;
+    this.begun = true; // even when the chunk fails: ROLLBACK ends the batch
+    return sendChunk(this.tgt, this.targetEp, chunk, begin, tail);
   }
 
   /** Apply the pending run of `relation`, or every pending run (in the order they began). */
@@ -501,8 +510,9 @@ class Applier {
         // Exactly once: a commit record before the applied position was committed on the target already.
         this.skipping = msg.finalLsn < this.applied;
         if (!this.skipping && !this.open) {
-          await this.q(() => this.tgt.query('BEGIN'));
+          // BEGIN goes with the batch's first round trip (send).
           this.open = true;
+          this.begun = false;
           this.batchStarted = Date.now();
           this.batchChanges = 0;
         }
@@ -582,13 +592,17 @@ class Applier {
     await this.flushRun();
     const end = this.batchEnd;
     if (!this.open || end === null) throw new Error('no committed source transaction to commit');
-    const r = await this.q(() => this.tgt.query<{ hb: string | null }>(
-      `UPDATE ${CDC_TABLE} SET applied_lsn = $2::pg_lsn, applied_at = now(),
+    // The queued statements and the LSN marker in one round trip; COMMIT only once every row
+    // count and the marker's own check passed.
+    const marker: Statement = {
+      text: `UPDATE ${CDC_TABLE} SET applied_lsn = $2::pg_lsn, applied_at = now(),
          heartbeat_ts = CASE WHEN $3::timestamptz IS NULL THEN heartbeat_ts ELSE greatest(heartbeat_ts, $3::timestamptz) END,
-         applied_changes = applied_changes + $4
+         applied_changes = applied_changes + $4::bigint
        WHERE migration_id = $1 AND applied_lsn < $2::pg_lsn RETURNING heartbeat_ts::text AS hb`,
-      [this.migrationId, formatLsn(end), this.batchHeartbeat, this.batchChanges],
-    ));
+      values: [this.migrationId, formatLsn(end), this.batchHeartbeat, this.batchChanges],
+      what: 'capture state update',
+    };
+    const r = (await this.q(() => this.send(marker))) as pg.QueryResult<{ hb: string | null }>;
     if (r.rowCount !== 1) {
       await this.tgt.query('ROLLBACK');
       this.open = false;
@@ -610,12 +624,109 @@ class Applier {
   async rollback(): Promise<void> {
     this.runs.clear();
     this.runChars = 0;
+    this.pending = [];
+    this.pendingChars = 0;
     if (this.open) await this.tgt.query('ROLLBACK').catch(() => undefined);
     this.open = false;
     this.inTx = false;
     this.skipping = false;
     this.batchEnd = null;
     this.batchHeartbeat = null;
+  }
+}
+
+/** A statement of an open batch, with the table it changes (for messages). */
+export interface QueuedStatement {
+  s: Statement;
+  table: TargetTable;
+}
+
+/** The part of pg.Client that sendChunk uses. */
+export interface ChunkClient {
+  query(text: string): Promise<unknown>;
+  query(config: { text: string; values: unknown[] }): Promise<unknown>;
+}
+
+/**
+ * Queued statements of the open target transaction in one round trip: `[BEGIN;] SAVEPOINT;
+ * statements; RELEASE SAVEPOINT[; tail]` as one simple query with the values inlined as
+ * literals, then each statement's row count is checked. `tail` (the LSN marker at commit) runs
+ * after them in the same round trip; its result is returned. COMMIT is the caller's, after this
+ * returned: a failed check never commits. A failing statement aborts the rest of the text (the
+ * transaction is then only good for ROLLBACK); which one failed is found by going back to the
+ * savepoint and replaying the chunk one parameterised statement at a time, and reported with its
+ * table. Either way the batch is lost (the caller rolls it back).
+ */
+export async function sendChunk(
+  tgt: ChunkClient,
+  ep: ResolvedEndpoint,
+  chunk: QueuedStatement[],
+  begin: boolean,
+  tail?: Statement,
+): Promise<pg.QueryResult | undefined> {
+  const parts: Pick<Statement, 'text' | 'values'>[] = [];
+  if (begin) parts.push({ text: 'BEGIN', values: [] });
+  const first = parts.length + (chunk.length > 0 ? 1 : 0);
+  if (chunk.length > 0) {
+    parts.push({ text: `SAVEPOINT ${CHUNK_SAVEPOINT}`, values: [] });
+    for (const c of chunk) parts.push(c.s);
+    parts.push({ text: `RELEASE SAVEPOINT ${CHUNK_SAVEPOINT}`, values: [] });
+  }
+  if (tail) parts.push(tail);
+  if (parts.length === 0) return undefined;
+  let results: pg.QueryResult[];
+  try {
+    const r = (await tgt.query(multiStatement(parts))) as pg.QueryResult | pg.QueryResult[];
+    results = Array.isArray(r) ? r : [r];
+  } catch (err) {
+    const classified = classifyError(err, ep);
+    if (classified instanceof FerryError || pgCode(err) === undefined) throw classified;
+    if (chunk.length > 0) await replayChunk(tgt, ep, chunk);
+    throw classified;
+  }
+  if (results.length !== parts.length) throw new Error(`the target returned ${results.length} results for ${parts.length} statements`);
+  chunk.forEach((c, i) => checkRows(c.s, c.table, results[first + i]!));
+  return tail ? results[results.length - 1] : undefined;
+}
+
+/** A sent chunk failed: back to its savepoint, then its statements one at a time until one fails, reported with its table. */
+async function replayChunk(tgt: ChunkClient, ep: ResolvedEndpoint, chunk: QueuedStatement[]): Promise<void> {
+  try {
+    await tgt.query(`ROLLBACK TO SAVEPOINT ${CHUNK_SAVEPOINT}`);
+  } catch {
+    return; // the savepoint is gone (the failure came after the chunk): the caller reports the error as it is
+  }
+  for (const c of chunk) {
+    let r: pg.QueryResult;
+    try {
+      r = (await tgt.query({ text: c.s.text, values: c.s.values })) as pg.QueryResult;
+    } catch (e) {
+      const classified = classifyError(e, ep);
+      if (classified instanceof FerryError || pgCode(e) === undefined) throw classified;
+      throw new CaptureFailed(`applying a ${c.s.what} to ${c.table.display} failed: ${(e as Error).message}`, { cause: e });
+    }
+    checkRows(c.s, c.table, r);
+  }
+}
+
+/** Rough characters of a statement's values (strings and text arrays), to bound a round trip. */
+function tupleChars(values: unknown[]): number {
+  let n = 0;
+  for (const v of values) {
+    if (typeof v === 'string') n += v.length + 2;
+    else if (Array.isArray(v)) n += tupleBytes(v as Tuple) + 4 * v.length;
+    else n += 8;
+  }
+  return n;
+}
+
+/** A statement touched fewer (or more) rows than its change names: the target diverged. */
+function checkRows(s: Statement, table: TargetTable, r: pg.QueryResult): void {
+  if (s.expectRows !== undefined && r.rowCount !== s.expectRows) {
+    throw new CaptureFailed(
+      `applying a ${s.what} to ${table.display}: ${r.rowCount ?? 0} of ${s.expectRows} row(s) found on the target; ` +
+        'the target no longer matches the source (changed on the target during the migration?)',
+    );
   }
 }
 

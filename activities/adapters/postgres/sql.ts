@@ -1,6 +1,7 @@
 // The one place SQL identifiers are quoted. Every identifier the adapter puts into SQL text goes
 // through quoteIdent (always double-quoted, embedded quotes doubled, so case, spaces, quotes and
-// semicolons are carried literally). Values never go into SQL text: they are $n parameters.
+// semicolons are carried literally). Values are $n parameters, except in CDC
+// apply, which inlines them as literals (apply.ts sqlLiteral) to send a batch in one round trip.
 
 /** Quote an SQL identifier: `Mixed "Case"` -> `"Mixed ""Case"""`. Always quotes. */
 export function quoteIdent(name: string): string {
