@@ -3,7 +3,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
+import { createServer, type Socket } from 'node:net';
 import { precheck } from '../../activities/adapters/postgres/precheck';
+import { checkConnectivity } from '../../activities/adapters/postgres/prechecks/connectivity';
 import type { EngineContext, ResolvedEndpoint } from '../../activities/adapters/engine';
 import { parseSpec, type MigrationSpec } from '../../workflows/spec';
 import type { PrecheckItem } from '../../workflows/types';
@@ -82,6 +84,25 @@ describe('precheck items', () => {
     const tls = find(await precheck(context(db.name, {}, { target: { sslmode: 'require' } })), 'connectivity.target');
     expect(tls.message).toMatch(/TLS/);
     expect(tls.remedy).toMatch(/sslmode/);
+  });
+
+  it('connectivity: a server that accepts but never answers is diagnosed as a timeout', async () => {
+    // A real listener that swallows the connection, like a firewall dropping replies.
+    const sockets: Socket[] = [];
+    const silent = createServer((s) => void sockets.push(s));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const ep: ResolvedEndpoint = { host: '127.0.0.1', port, database: 'app', user: 'postgres', password: 'x', sslmode: 'disable' };
+      const { client, item } = await checkConnectivity(ep, 'target', 1_000);
+      expect(client).toBeNull();
+      expect(item.status).toBe('fail');
+      expect(item.message).toMatch(/^target \(timeout\): /);
+      expect(item.remedy).toMatch(/firewalls/);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
   });
 
   it('versions: names the server versions', () => {
