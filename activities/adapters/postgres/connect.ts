@@ -44,7 +44,7 @@ export function sslConfig(sslmode: ResolvedEndpoint['sslmode']): false | Connect
   }
 }
 
-function clientConfig(ep: ResolvedEndpoint, ssl: false | ConnectionOptions, options: ConnectOptions): pg.ClientConfig {
+export function clientConfig(ep: ResolvedEndpoint, ssl: false | ConnectionOptions, options: ConnectOptions): pg.ClientConfig {
   return {
     host: ep.host,
     port: ep.port,

@@ -41,7 +41,7 @@ import {
   type TargetTable,
   type Tuple,
 } from './apply';
-import { APPLICATION_NAME, classifyError, closeClient, connectEndpoint, pgCode, SESSION_SETTINGS, sslConfig, startupOptions } from './connect';
+import { classifyError, clientConfig, closeClient, connectEndpoint, pgCode, sslConfig } from './connect';
 import { captureName, dropHeartbeatTable, ensureHeartbeatTable, heartbeatTable, SOURCE_WRITER, startHeartbeat, type HeartbeatTable } from './heartbeat';
 import { formatLsn, isLsn, lsnDiff, parseLsn } from './lsn';
 import { finishLoad, checkedSelection } from './schema';
@@ -131,20 +131,8 @@ export async function recordSlot(tgt: pg.Client, migrationId: string, slot: stri
 // ---------------------------------------------------------------- connections
 
 function replicationConfig(ep: ResolvedEndpoint, ssl: ReturnType<typeof sslConfig>): pg.ClientConfig {
-  return {
-    host: ep.host,
-    port: ep.port,
-    database: ep.database,
-    user: ep.user,
-    password: ep.password,
-    ssl,
-    application_name: APPLICATION_NAME,
-    // Output functions run in the walsender: the same text settings as every other Ferry session.
-    options: startupOptions({ ...SESSION_SETTINGS }),
-    connectionTimeoutMillis: 30_000,
-    keepAlive: true,
-    replication: 'database',
-  } as pg.ClientConfig;
+  // Output functions run in the walsender: the same text settings as every other Ferry session.
+  return { ...clientConfig(ep, ssl, {}), replication: 'database' } as pg.ClientConfig;
 }
 
 /** A replication (walsender) session on the source: `replication=database`. */
