@@ -115,18 +115,4 @@ export function count(inv: Inventory): number {
   return inv.tasks.length + inv.endpoints.length + inv.instances.length + inv.subnetGroups.length;
 }
 
-/** Poll `read` until `done` holds (or fail after `timeoutMs` with the last value). */
-export async function waitFor<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 30_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  for (;;) {
-    try {
-      last = await read();
-      if (done(last)) return last;
-    } catch {
-      // not ready yet (e.g. a query before the first workflow task)
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)?.slice(0, 2000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+export { waitFor } from '../support/wait';

@@ -32,22 +32,8 @@ import {
 } from '../../workflows/pitrTypes';
 import { ferryDataConverter } from '../../client/payloadCodec';
 import { temporalAddress } from '../support/env';
+import { waitFor } from '../support/wait';
 
-/** Poll `read` until `done` holds (or fail after `timeoutMs` with the last value). */
-async function waitFor<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  for (;;) {
-    try {
-      last = await read();
-      if (done(last)) return last;
-    } catch {
-      // not ready yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)?.slice(0, 3000)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 const GCS_ENDPOINT = process.env.FERRY_GCS_ENDPOINT ?? 'http://127.0.0.1:4443';
@@ -275,13 +261,22 @@ describe('point-in-time recovery (PostgreSQL 15 + fake-gcs-server + Temporal)', 
   });
 
   it('detects a corrupted object at restore and names it', async () => {
-    // Restore to a fixed time T: the backup it uses is known, and so is the first WAL segment it
-    // replays. Corrupt that segment, keeping its recorded checksums (bit rot, a bad copy).
-    await new Promise((r) => setTimeout(r, 1000));
-    const inv = await activitiesForTest.pitrInventory(storage);
-    const T = isoMicros(epochMicros(inv.archivedThrough!.time) - 500_000);
+    // Restore to T = 1 ms after the newest listed base backup ended: the restore must use that
+    // backup (a backup still being taken ends well after T), so the first WAL segment it replays is
+    // known. (T just before the archive's end raced a backup whose manifest was not listed yet.)
+    // Corrupt that segment, keeping its recorded checksums (bit rot, a bad copy).
+    const first = await activitiesForTest.pitrInventory(storage);
+    const newest = [...first.backups].sort((a, b) => epochMicros(b.endTime) - epochMicros(a.endTime))[0]!;
+    const T = isoMicros(epochMicros(newest.endTime) + 1000);
+    const inv = await waitFor(
+      () => activitiesForTest.pitrInventory(storage),
+      (x) => !!x.archivedThrough && epochMicros(x.archivedThrough.time) > epochMicros(T),
+      20_000,
+      `the archive past ${T}`,
+    );
     const check = checkTarget(inv, { time: T });
     if (!check.ok) throw new Error(check.reason);
+    expect(check.backup.id).toBe(newest.id);
     const victim = `wal/${segmentName(check.backup.timeline, lsnValue(check.backup.startLsn), check.backup.walSegmentSize)}`;
     await waitFor(() => store.exists(victim), (x) => x, 20_000, `${victim} archived`);
     const file = store.storage.bucket(storage.bucket).file(`${storage.prefix}/${victim}`);
