@@ -1,6 +1,7 @@
 // The Ferry worker process. Runs until SIGINT/SIGTERM: the SDK's runtime then stops polling,
 // lets running activities see cancellation and finish their rollback, and exits.
 import { NativeConnection } from '@temporalio/worker';
+import { closeParkedCaptures } from '../activities/adapters/postgres/replication';
 import { describeConnection, loadConnectionOptions } from '../client/connection';
 import { loadWorkerConfig } from './config';
 import { createFerryWorker } from './createWorker';
@@ -14,6 +15,8 @@ async function main(): Promise<void> {
     console.log(`ferry worker ${config.workerId} polling '${config.taskQueue}' on ${describeConnection({ namespace, ...connectionOptions })}`);
     await worker.run();
   } finally {
+    await closeParkedCaptures(); // replication sessions kept between CDC slices
+
     await connection.close();
   }
 }

@@ -237,7 +237,24 @@ describe('change data capture (native postgres)', () => {
     const aborted = await slice(5, { signal: abort.signal });
     expect(aborted.reachedUntil).toBe(false);
     await big;
-    for (let i = 0; i < 3; i++) await slice(1.5);
+    // Consecutive slices keep one replication session (the walsender is not restarted between
+    // them); the aborted slice closed its own, so the first of these opened a new one.
+    const walsender = async () => {
+      const c = await connect('source', db);
+      try {
+        const r = await c.query<{ pid: number | null }>('SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1', [slotName(ctx.migrationId)]);
+        return r.rows[0]?.pid ?? null;
+      } finally {
+        await c.end();
+      }
+    };
+    const pids: (number | null)[] = [];
+    for (let i = 0; i < 3; i++) {
+      await slice(1.5);
+      pids.push(await walsender());
+    }
+    expect(pids[0]).not.toBeNull();
+    expect(new Set(pids).size).toBe(1);
 
     // Renames applied on the target mid-stream (normally at cutover): later slices write to the new names.
     await engine.applyRenames(ctx, provisioned.tables);

@@ -7,6 +7,7 @@ import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@t
 import { createActivities, type FerryActivities } from '../../activities';
 import { ferryDataConverter } from '../../client/payloadCodec';
 import { createPostgresEngine } from '../../activities/adapters/postgres';
+import { closeParkedCaptures } from '../../activities/adapters/postgres/replication';
 import { createSecretResolver } from '../../activities/adapters/secrets';
 import { temporalAddress, exportPasswords } from './env';
 
@@ -69,23 +70,10 @@ export async function startTestFerry(options: { workerId?: string } = {}): Promi
     async stop() {
       worker.shutdown();
       await running;
+      await closeParkedCaptures();
       await env.teardown();
     },
   };
 }
 
-/** Poll `read` until `done` holds (or fail after `timeoutMs` with the last value). */
-export async function waitFor<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 60_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  for (;;) {
-    try {
-      last = await read();
-      if (done(last)) return last;
-    } catch {
-      // not ready yet (e.g. query before the first workflow task)
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)?.slice(0, 2000)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+export { waitFor } from './wait';

@@ -16,6 +16,7 @@
 // the target, written in the same target transaction as its rows. A slice starts streaming there
 // and skips any transaction whose commit record lies before it; the slot is only ever told
 // (standby status) positions already committed on the target.
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { CaptureProgress, StreamOptions, TableMapping } from '../../../workflows/types';
@@ -42,7 +43,8 @@ import {
   type Tuple,
 } from './apply';
 import { classifyError, clientConfig, closeClient, connectEndpoint, pgCode, sslConfig } from './connect';
-import { captureName, dropHeartbeatTable, ensureHeartbeatTable, heartbeatTable, SOURCE_WRITER, startHeartbeat, type HeartbeatTable } from './heartbeat';
+import { captureName, dropHeartbeatTable, ensureHeartbeatTable, heartbeatTable, SOURCE_WRITER, startHeartbeat, type HeartbeatTable, type HeartbeatWriter } from './heartbeat';
+import { ParkingLot } from './parking';
 import { formatLsn, isLsn, lsnDiff, parseLsn } from './lsn';
 import { finishLoad, checkedSelection } from './schema';
 import { displayName, qualify, quoteIdent } from './sql';
@@ -242,6 +244,7 @@ async function freeSlot(src: pg.Client, slot: string, waitMs: number, terminate:
 /** Drop the slot (ending its walsender first), the publication and the heartbeat table. Idempotent. */
 export async function stopCapture(ctx: EngineContext): Promise<void> {
   let src: pg.Client | undefined;
+  await parkedCaptures.discard(ctx.migrationId); // its walsender holds the slot
   try {
     src = await connectEndpoint(ctx.source, SOURCE_WRITER);
     const slot = slotName(ctx.migrationId);
@@ -391,6 +394,15 @@ class Applier {
     public heartbeatTs: string | null,
     private readonly reorder: boolean,
   ) {}
+
+  /**
+   * A new slice on a kept session: count its changes from zero, and look target tables up again
+   * (renames or other DDL on the target between slices; relation messages are not sent again).
+   */
+  startSlice(): void {
+    this.appliedChanges = 0;
+    this.targets.clear();
+  }
 
   /** Source transactions are complete and the target holds no uncommitted batch. */
   get idle(): boolean {
@@ -849,25 +861,77 @@ async function longTransaction(src: pg.Client): Promise<string | undefined> {
   return `a transaction open for ${row.age}s on the source (pid ${row.pid}, database ${row.datname ?? '?'}, ${row.state ?? 'unknown state'}) holds WAL back until it ends`;
 }
 
+// ---------------------------------------------------------------- capture sessions
+
 /**
- * One slice of change capture: stream from the applied position, apply in batches, confirm what
- * committed. Returns after options.maxSeconds (at a transaction boundary: a transaction being
- * applied is finished first), once options.untilLsn is applied, or when ctx.signal aborts (the
- * open batch is rolled back and nothing beyond the applied position is confirmed).
+ * What a slice streams with: the target session (the applier's), a source session (lag, long
+ * transactions), the replication stream and the heartbeat writer. A slice that ends cleanly parks
+ * it for the next slice of the same migration on this worker, so the walsender keeps decoding
+ * between slices instead of restarting from the slot's restart point (a restart under load cost
+ * about a second of lag every slice). Frames that arrive while it is parked wait in the stream's
+ * queue (with backpressure).
  */
-export async function streamChanges(ctx: EngineContext, options: StreamOptions, onProgress: (p: CaptureProgress) => void): Promise<CaptureProgress> {
-  const started = Date.now();
-  const deadline = started + Math.max(0, options.maxSeconds) * 1000;
-  const until = options.untilLsn !== undefined ? parseLsn(options.untilLsn) : undefined;
-  if (options.untilLsn !== undefined && !isLsn(options.untilLsn)) throw new CaptureFailed(`untilLsn '${options.untilLsn}' is not an LSN`);
+interface CaptureSession {
+  /** Endpoints, heartbeat interval and mappings it was opened for: a slice with others opens its own. */
+  key: string;
+  tgt: pg.Client;
+  src: pg.Client;
+  stream: Stream;
+  writer: HeartbeatWriter;
+  applier: Applier;
+  /** The target or source session ended or failed (while parked, nothing else would notice). */
+  lost: () => boolean;
+}
+
+/** How long a parked session waits for the next slice (the workflow's turnaround is well under a second). */
+const PARK_MS = 10_000;
+
+async function closeCaptureSession(c: CaptureSession): Promise<void> {
+  await closeClient(c.stream.client, true);
+  await c.writer.stop();
+  await closeClient(c.src);
+  await closeClient(c.tgt, c.applier.open);
+}
+
+const parkedCaptures = new ParkingLot<CaptureSession>(PARK_MS, closeCaptureSession);
+
+/** Close every parked capture session of this process (worker shutdown, tests). */
+export function closeParkedCaptures(): Promise<void> {
+  return parkedCaptures.closeAll();
+}
+
+function captureKey(ctx: EngineContext, options: StreamOptions): string {
+  const ep = (e: ResolvedEndpoint) => [e.host, e.port, e.database, e.user, e.password ?? null, e.sslmode];
+  return createHash('sha256')
+    .update(JSON.stringify([ep(ctx.source), ep(ctx.target), ctx.spec.cdc.heartbeatIntervalSeconds, options.tables ?? null]))
+    .digest('hex');
+}
+
+/**
+ * The session the previous slice parked, if it is still good for this one: same key, its stream
+ * alive, and the target's marker where it left it (nobody else applied meanwhile).
+ */
+async function resumeParked(ctx: EngineContext, key: string): Promise<CaptureSession | undefined> {
+  const c = parkedCaptures.take(ctx.migrationId);
+  if (!c) return undefined;
+  let good = c.key === key && !c.lost() && c.stream.failure() === undefined && c.applier.idle;
+  if (good) {
+    const state = await readCdcState(c.tgt, ctx.migrationId).catch(() => null);
+    good = state !== null && parseLsn(state.appliedLsn) === c.applier.applied;
+  }
+  if (good) return c;
+  await closeCaptureSession(c).catch(() => undefined);
+  return undefined;
+}
+
+/** Open a capture session at the target's applied position; `onSide` tracks which server a failure came from. */
+async function openCaptureSession(ctx: EngineContext, options: StreamOptions, key: string, onSide: (ep: ResolvedEndpoint) => void): Promise<CaptureSession> {
   const hb = heartbeatTable(ctx.migrationId);
   let tgt: pg.Client | undefined;
   let src: pg.Client | undefined;
-  let stream: Stream | undefined;
-  let writer: ReturnType<typeof startHeartbeat> | undefined;
-  let applier: Applier | undefined;
-  let side: ResolvedEndpoint = ctx.target;
+  let writer: HeartbeatWriter | undefined;
   try {
+    onSide(ctx.target);
     tgt = await connectEndpoint(ctx.target);
     const state = await readCdcState(tgt, ctx.migrationId);
     if (!state) throw new CaptureFailed(`no change capture state for ${ctx.migrationId} on the target: the slot was never created (holdSnapshot in online mode)`);
@@ -878,16 +942,50 @@ export async function streamChanges(ctx: EngineContext, options: StreamOptions, 
     );
     const provisioned = await readProvisioned(tgt, ctx.migrationId);
     const mappings = options.tables ?? provisioned?.result?.tables ?? [];
-    applier = new Applier(tgt, ctx.target, ctx.migrationId, mappings, provisioned?.objects ?? [], hb, parseLsn(state.appliedLsn), state.heartbeatTs, replicaRole);
+    const applier = new Applier(tgt, ctx.target, ctx.migrationId, mappings, provisioned?.objects ?? [], hb, parseLsn(state.appliedLsn), state.heartbeatTs, replicaRole);
 
-    side = ctx.source;
+    onSide(ctx.source);
     src = await connectEndpoint(ctx.source);
     writer = startHeartbeat(ctx.source, hb, ctx.spec.cdc.heartbeatIntervalSeconds * 1000);
-    stream = await startStream(ctx.source, state.slot, publicationName(ctx.migrationId), applier.applied, ctx.signal);
+    const stream = await startStream(ctx.source, state.slot, publicationName(ctx.migrationId), applier.applied, ctx.signal);
+    let lost = false;
+    for (const c of [tgt, src]) {
+      c.on('error', () => (lost = true));
+      c.on('end', () => (lost = true));
+    }
+    return { key, tgt, src, stream, writer, applier, lost: () => lost };
+  } catch (err) {
+    await writer?.stop();
+    if (src) await closeClient(src);
+    if (tgt) await closeClient(tgt, true);
+    throw err;
+  }
+}
 
-    const a = applier;
-    const s = stream;
-    const source = src;
+/**
+ * One slice of change capture: stream from the applied position, apply in batches, confirm what
+ * committed. Returns after options.maxSeconds (at a transaction boundary: a transaction being
+ * applied is finished first), once options.untilLsn is applied, or when ctx.signal aborts (the
+ * open batch is rolled back and nothing beyond the applied position is confirmed). A slice that
+ * ends cleanly parks its session for the next one (see CaptureSession).
+ */
+export async function streamChanges(ctx: EngineContext, options: StreamOptions, onProgress: (p: CaptureProgress) => void): Promise<CaptureProgress> {
+  const started = Date.now();
+  const deadline = started + Math.max(0, options.maxSeconds) * 1000;
+  const until = options.untilLsn !== undefined ? parseLsn(options.untilLsn) : undefined;
+  if (options.untilLsn !== undefined && !isLsn(options.untilLsn)) throw new CaptureFailed(`untilLsn '${options.untilLsn}' is not an LSN`);
+  const key = captureKey(ctx, options);
+  let session: CaptureSession | undefined;
+  let keep = false;
+  let side: ResolvedEndpoint = ctx.target;
+  try {
+    session = (await resumeParked(ctx, key)) ?? (await openCaptureSession(ctx, options, key, (ep) => (side = ep)));
+    side = ctx.source;
+    session.applier.startSlice();
+
+    const a = session.applier;
+    const s = session.stream;
+    const source = session.src;
     let lastStatus = Date.now();
     let lastProgress = 0;
     let caughtUpTo = 0n; // a keepalive said everything before this was sent, and we had applied all of it
@@ -963,15 +1061,14 @@ export async function streamChanges(ctx: EngineContext, options: StreamOptions, 
     if (!ctx.signal?.aborted) {
       longTx = await longTransaction(source).catch(() => undefined);
       await report(true);
+      keep = a.idle && s.failure() === undefined;
     }
     return snapshot();
   } catch (err) {
-    await applier?.rollback();
+    await session?.applier.rollback();
     throw captureError(err, side);
   } finally {
-    if (stream) await closeClient(stream.client, true);
-    await writer?.stop();
-    if (src) await closeClient(src);
-    if (tgt) await closeClient(tgt, applier?.open ?? false);
+    if (session && keep) parkedCaptures.park(ctx.migrationId, session);
+    else if (session) await closeCaptureSession(session);
   }
 }
