@@ -131,8 +131,8 @@ export class GcsStore {
     return this.location.prefix ? `${this.location.prefix}/${key}` : key;
   }
 
-  private file(key: string): File {
-    return this.storage.bucket(this.location.bucket).file(this.objectName(key));
+  private file(key: string, generation?: string): File {
+    return this.storage.bucket(this.location.bucket).file(this.objectName(key), generation ? { generation } : undefined);
   }
 
   /** Create the bucket if it is missing (development and tests; production buckets exist). */
@@ -216,40 +216,54 @@ export class GcsStore {
    * recorded checksums and, when given, the expectation from a manifest.
    */
   async downloadFile(key: string, path: string, expected?: Checksums): Promise<Checksums> {
-    const recorded = await this.recordedSums(key);
-    const hasher = new Hasher();
     const tmp = `${path}.part`;
+    let got: { value: Checksums; recorded?: Checksums };
     try {
-      await pipeline(this.file(key).createReadStream({ validation: false }), hasher, createWriteStream(tmp));
+      got = await this.readGeneration(key, async (file) => {
+        const hasher = new Hasher();
+        await pipeline(file.createReadStream({ validation: false }), hasher, createWriteStream(tmp));
+        return hasher.sums();
+      });
     } catch (err) {
       await rm(tmp, { force: true });
-      throw wrap(err, `download ${this.url(key)}`);
+      throw err;
     }
-    const actual = hasher.sums();
-    for (const [source, want] of [['recorded at upload', recorded], ['in the manifest', expected]] as const) {
+    for (const [source, want] of [['recorded at upload', got.recorded], ['in the manifest', expected]] as const) {
       if (!want) continue;
-      const why = mismatch(want, actual);
+      const why = mismatch(want, got.value);
       if (why) {
         await rm(tmp, { force: true });
         throw new ObjectCorrupted(`object ${this.url(key)} is corrupted: ${why} (${source})`);
       }
     }
     await rename(tmp, path);
-    return actual;
+    return got.value;
   }
 
   /** Download a small object into memory, verified the same way. */
   async downloadBuffer(key: string): Promise<Buffer> {
-    const recorded = await this.recordedSums(key);
-    let data: Buffer;
-    try {
-      [data] = await this.file(key).download({ validation: false });
-    } catch (err) {
-      throw wrap(err, `download ${this.url(key)}`);
-    }
+    const { value: data, recorded } = await this.readGeneration(key, async (file) => (await file.download({ validation: false }))[0]);
     const why = recorded && mismatch(recorded, checksumsOf(data));
     if (why) throw new ObjectCorrupted(`object ${this.url(key)} is corrupted: ${why} (recorded at upload)`);
     return data;
+  }
+
+  /**
+   * Read the object's checksums recorded at upload and then its content, both of one generation:
+   * an object rewritten in between (status.json, a WAL .partial) would otherwise pair the old
+   * checksums with the new content and look corrupted. A generation replaced before its content
+   * was read (404) is read again, as the newer generation.
+   */
+  private async readGeneration<T>(key: string, read: (file: File) => Promise<T>): Promise<{ value: T; recorded?: Checksums }> {
+    for (let attempt = 0; ; attempt++) {
+      const { recorded, generation } = await this.recordedSums(key);
+      try {
+        return { value: await read(this.file(key, generation)), recorded };
+      } catch (err) {
+        if (statusOf(err) === 404 && generation && attempt < 10) continue;
+        throw wrap(err, `download ${this.url(key)}`);
+      }
+    }
   }
 
   async readJson<T>(key: string): Promise<T> {
@@ -265,16 +279,17 @@ export class GcsStore {
     return this.uploadBuffer(Buffer.from(JSON.stringify(value, null, 2)), key);
   }
 
-  private async recordedSums(key: string): Promise<Checksums | undefined> {
+  private async recordedSums(key: string): Promise<{ recorded?: Checksums; generation?: string }> {
     let meta;
     try {
       [meta] = await this.file(key).getMetadata();
     } catch (err) {
       throw wrap(err, `download ${this.url(key)}`);
     }
+    const generation = meta.generation === undefined ? undefined : String(meta.generation);
     const m = (meta.metadata ?? {}) as Record<string, unknown>;
-    if (typeof m['ferry-md5'] !== 'string' || typeof m['ferry-crc32c'] !== 'string') return undefined;
-    return { md5: m['ferry-md5'], crc32c: m['ferry-crc32c'], size: Number(m['ferry-size'] ?? meta.size) };
+    if (typeof m['ferry-md5'] !== 'string' || typeof m['ferry-crc32c'] !== 'string') return { generation };
+    return { recorded: { md5: m['ferry-md5'], crc32c: m['ferry-crc32c'], size: Number(m['ferry-size'] ?? meta.size) }, generation };
   }
 
   /** Objects under `keyPrefix` (relative to the location's prefix), with their recorded checksums. */
