@@ -82,9 +82,14 @@ function startWriter(db: string) {
           case 0:
             await c.query(`INSERT INTO accounts (owner, balance) VALUES ($1, $2)`, [`w${ops}`, rnd(500)]);
             break;
-          case 1:
-            await c.query(`UPDATE accounts SET balance = balance + 1, note = 'u' || $2 WHERE id = $1`, [rnd(20000), ops]);
+          case 1: { // one row updated twice in a transaction (one update run keeps only its last version)
+            const id = rnd(20000);
+            await c.query('BEGIN');
+            await c.query(`UPDATE accounts SET balance = balance + 1, note = 'u' || $2 WHERE id = $1`, [id, ops]);
+            await c.query(`UPDATE accounts SET balance = balance * 2 WHERE id = $1`, [id]);
+            await c.query('COMMIT');
             break;
+          }
           case 2:
             await c.query(`DELETE FROM accounts WHERE id = $1`, [rnd(20000)]);
             break;

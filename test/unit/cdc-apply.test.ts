@@ -11,6 +11,9 @@ import {
   targetTable,
   truncateStatement,
   UNCHANGED_TOAST,
+  updateJoinsRun,
+  updateRunKey,
+  updateRunStatement,
   updateStatement,
   type RelationMessage,
   type TargetTable,
@@ -153,6 +156,30 @@ describe('changes to SQL', () => {
     expect(s.values).toEqual(['new note', '1']);
     // Only the TOASTed column, unchanged: nothing to do.
     expect(updateStatement({ ...TABLE, columns: TABLE.columns }, { new: ['1', UNCHANGED_TOAST, UNCHANGED_TOAST] })).toBeNull();
+  });
+
+  it('runs of whole-row updates: one UPDATE ... FROM the rows, keyed by the replica identity', () => {
+    expect(updateJoinsRun(TABLE, { new: ['1', 'n', 'b'] })).toBe(true);
+    expect(updateJoinsRun(TABLE, { new: ['1', 'n', UNCHANGED_TOAST] })).toBe(false); // a value is missing
+    expect(updateJoinsRun(TABLE, { key: ['7', null, null], new: ['8', 'n', 'b'] })).toBe(false); // the key changed
+    expect(updateJoinsRun({ ...TABLE, full: true, keyIdx: [] }, { old: ['1', 'a', 'b'], new: ['1', 'n', 'b'] })).toBe(false);
+    expect(updateRunKey(TABLE, ['1', 'n', 'b'])).toBe(updateRunKey(TABLE, ['1', 'other', null]));
+    expect(updateRunKey(TABLE, ['1', 'n', 'b'])).not.toBe(updateRunKey(TABLE, ['2', 'n', 'b']));
+    const s = updateRunStatement(TABLE, [
+      ['1', "it's", null],
+      ['2', 'n', 'b'],
+    ]);
+    expect(s.text).toBe(
+      'UPDATE "shop"."orders" AS t SET "note" = u.v2::text, "body" = u.v3::text ' +
+        'FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[])) AS u(v1, v2, v3) ' +
+        'WHERE t."order_id" = u.v1::bigint',
+    );
+    expect(s.values).toEqual([
+      ['1', '2'],
+      ["it's", 'n'],
+      [null, 'b'],
+    ]);
+    expect(s.expectRows).toBe(2);
   });
 
   it('finds the row by the old key when the key changed (K tuple)', () => {

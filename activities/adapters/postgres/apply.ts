@@ -421,6 +421,38 @@ export function updateStatement(table: TargetTable, change: { key?: Tuple; old?:
   return { text: `UPDATE ${table.sql} SET ${sets.join(', ')} WHERE ${where}`, values, expectRows: 1, what: 'update' };
 }
 
+/**
+ * An UPDATE that can join a run of updates of its table: the key did not change (no old key in
+ * the change), every new value is present (no unchanged TOAST) and the table has a key. Such an
+ * update carries the whole new row, so several of them are one UPDATE ... FROM the rows, and a
+ * later update of the same key replaces an earlier one in the run.
+ */
+export function updateJoinsRun(table: TargetTable, change: { key?: Tuple; old?: Tuple; new: Tuple }): boolean {
+  if (table.full || change.key || change.old || table.keyIdx.length === 0 || table.keyIdx.length >= table.columns.length) return false;
+  return !change.new.some((v) => v === UNCHANGED_TOAST);
+}
+
+/** The run key of an update that joins a run (its key values). */
+export function updateRunKey(table: TargetTable, row: Tuple): string {
+  return JSON.stringify(keyValues(table, row, 'update'));
+}
+
+/** One UPDATE for a run of whole new rows of one table (distinct keys): every non-key column set from the row. */
+export function updateRunStatement(table: TargetTable, rows: Tuple[]): Statement {
+  const keys = new Set(table.keyIdx);
+  const positions = allPositions(table);
+  const arrays = columnArrays(rows, positions, table, 'update');
+  const v = (p: number) => `u.v${positions.indexOf(p) + 1}::${table.columns[p]!.type}`;
+  const sets = positions.filter((p) => !keys.has(p)).map((p) => `${quoteIdent(table.columns[p]!.name)} = ${v(p)}`);
+  const where = table.keyIdx.map((p) => `t.${quoteIdent(table.columns[p]!.name)} = ${v(p)}`).join(' AND ');
+  return {
+    text: `UPDATE ${table.sql} AS t SET ${sets.join(', ')} FROM ${rowsFrom(positions.length)} WHERE ${where}`,
+    values: arrays,
+    expectRows: rows.length,
+    what: 'update',
+  };
+}
+
 /** TRUNCATE of the tables one source TRUNCATE named together (no CASCADE: only migrated tables are emptied). */
 export function truncateStatement(tables: TargetTable[], restartIdentity: boolean): Statement {
   return { text: `TRUNCATE TABLE ${tables.map((t) => t.sql).join(', ')}${restartIdentity ? ' RESTART IDENTITY' : ''}`, values: [], what: 'truncate' };

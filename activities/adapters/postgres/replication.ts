@@ -33,6 +33,9 @@ import {
   targetTable,
   truncateStatement,
   tupleBytes,
+  updateJoinsRun,
+  updateRunKey,
+  updateRunStatement,
   updateStatement,
   type PgoutputMessage,
   type RelationMessage,
@@ -350,6 +353,15 @@ const QUEUE_LOW = 200;
 const STATUS_EVERY_MS = 10_000;
 const PROGRESS_EVERY_MS = 1_000;
 
+/** Consecutive changes of one kind to one table, applied as one statement. */
+interface Run {
+  kind: 'insert' | 'delete' | 'update';
+  rows: Tuple[];
+  chars: number;
+  /** Update runs: row index by key (a later update of a key replaces the earlier row). */
+  at?: Map<string, number>;
+}
+
 class Applier {
   private readonly relations = new Map<number, RelationMessage>();
   private readonly targets = new Map<number, TargetTable | 'heartbeat'>();
@@ -373,7 +385,7 @@ class Applier {
    * run of inserts short (pgbench: UPDATE accounts, INSERT history). Without the replica role
    * (`reorder` false) any other table's change flushes every run first, as the source did it.
    */
-  private readonly runs = new Map<number, { kind: 'insert' | 'delete'; rows: Tuple[]; chars: number }>();
+  private readonly runs = new Map<number, Run>();
   private runChars = 0;
   private batchChanges = 0;
   private batchStarted = 0;
@@ -476,22 +488,34 @@ class Applier {
     this.runChars -= run.chars;
     const t = await this.target(relation);
     if (t === 'heartbeat') return;
-    const statements = run.kind === 'insert' ? [insertStatement(t, run.rows)] : deleteStatements(t, run.rows);
+    const statements = run.kind === 'insert' ? [insertStatement(t, run.rows)] : run.kind === 'update' ? [updateRunStatement(t, run.rows)] : deleteStatements(t, run.rows);
     for (const s of statements) await this.exec(s, t);
   }
 
-  private async addToRun(relation: number, kind: 'insert' | 'delete', row: Tuple): Promise<void> {
+  /** Add a change to its table's run; an update (whole new row, see updateJoinsRun) replaces the run's earlier row of the same key. */
+  private async addToRun(relation: number, kind: Run['kind'], row: Tuple, table?: TargetTable): Promise<void> {
     const have = this.runs.get(relation);
     if (have && have.kind !== kind) await this.flushRun(relation);
     // In source order: a change of another table flushes the runs of every table first.
     if (!this.reorder && this.runs.size > 0 && !this.runs.has(relation)) await this.flushRun();
     let run = this.runs.get(relation);
     if (!run) {
-      run = { kind, rows: [], chars: 0 };
+      run = { kind, rows: [], chars: 0, ...(kind === 'update' ? { at: new Map<string, number>() } : {}) };
       this.runs.set(relation, run);
     }
     const chars = tupleBytes(row);
-    run.rows.push(row);
+    if (run.at && table) {
+      const key = updateRunKey(table, row);
+      const i = run.at.get(key);
+      if (i !== undefined) {
+        run.rows[i] = row;
+      } else {
+        run.at.set(key, run.rows.length);
+        run.rows.push(row);
+      }
+    } else {
+      run.rows.push(row);
+    }
     run.chars += chars;
     this.runChars += chars;
     if (run.rows.length >= RUN_MAX_ROWS || run.chars >= RUN_MAX_CHARS) await this.flushRun(relation);
@@ -562,6 +586,10 @@ class Applier {
         const t = await this.target(msg.relation);
         if (t === 'heartbeat') {
           this.noteHeartbeat(msg.new);
+          return;
+        }
+        if (updateJoinsRun(t, msg)) {
+          await this.addToRun(msg.relation, 'update', msg.new, t);
           return;
         }
         await this.flushRun(msg.relation);
