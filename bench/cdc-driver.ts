@@ -356,6 +356,11 @@ async function measureLag(system: 'native' | 'ferry', tgtDb: string, appliedLsn:
   await sampler.stop();
   await ticker.stop();
   const s = sampler.samples;
+  // Raw samples (ms since the load started) for looking at when lag peaks; not part of the report.
+  writeFileSync(
+    cfg.json.replace(/\.json$/, `-samples-${system}${rate ? `-r${rate}` : ''}.json`),
+    JSON.stringify(s.map((x) => ({ t: Math.round(x.at - loadStart), lag: x.lag, age: x.age, ferryLag: x.ferryLag }))),
+  );
   const firstAfter = s.find((x) => x.at - x.lag * 1000 >= loadEnd);
   const idle = s.filter((x) => x.at < loadStart);
   const load = s.filter((x) => x.at >= loadStart && x.at <= loadEnd);

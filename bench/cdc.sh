@@ -7,6 +7,7 @@
 #   bench/cdc.sh [SCALE=10] [LOAD_SECONDS=60] [RUNS=5]
 #
 # CDC_SYSTEMS="native ferry" (default) limits the lag part; RUNS=0 skips the cutover runs.
+# CDC_WORKER_NODE_ARGS passes node options to the worker (e.g. "--cpu-prof --cpu-prof-dir=DIR").
 # Ferry runs as in production: compiled (tsc into bench/out/cdc-dist) with a prebuilt workflow
 # bundle, its own worker process on a private task queue. The driver is bench/cdc-driver.ts.
 # Writes CDC_REPORT (default bench/cdc.md) and bench/out/cdc.json. Creates databases ferry_cdc_bench
@@ -84,7 +85,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 FERRY_TASK_QUEUE="$QUEUE" FERRY_WORKER_ID=cdc-bench FERRY_WORKFLOW_BUNDLE="$BUNDLE" \
-  node "$DIST/worker/main.js" >"$OUT/cdc-worker.log" 2>&1 </dev/null &
+  node ${CDC_WORKER_NODE_ARGS:-} "$DIST/worker/main.js" >"$OUT/cdc-worker.log" 2>&1 </dev/null &
 WORKER_PID=$!
 for _ in $(seq 1 600); do grep -q polling "$OUT/cdc-worker.log" && break; sleep 0.1; done
 grep -q polling "$OUT/cdc-worker.log" || { cat "$OUT/cdc-worker.log" >&2; log "worker did not start"; exit 1; }
