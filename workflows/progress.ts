@@ -67,14 +67,14 @@ export function planTables(progress: MigrationProgress, chunks: LoadChunk[]): vo
         target: `${chunk.table.target.schema}.${chunk.table.target.name}`,
         rows: 0,
         bytes: 0,
-        estimatedBytes: 0,
+        // The table's size, once: every chunk of a split table carries the whole table's estimate.
+        estimatedBytes: chunk.table.estimatedBytes,
         chunksDone: 0,
         chunksTotal: 0,
       };
       byTable.set(key, t);
     }
     t.chunksTotal += 1;
-    t.estimatedBytes += chunk.range ? 0 : chunk.table.estimatedBytes;
   }
   progress.tables = [...byTable.values()];
   recomputeTotals(progress);
