@@ -16,6 +16,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -113,7 +114,11 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   const acts = proxyActivities<FerryActivities>(options);
   // The snapshot holder is never retried by Temporal: a new snapshot is a different point in time,
   // so whether one may replace it is the workflow's decision (see fullLoad).
-  const holderActs = proxyActivities<FerryActivities>({ ...options, scheduleToCloseTimeout: undefined, startToCloseTimeout: '30 days', retry: { maximumAttempts: 1 } });
+  const holderOptions = { ...options, scheduleToCloseTimeout: undefined, startToCloseTimeout: '30 days', retry: { maximumAttempts: 1 } } as const;
+  const holderActs = proxyActivities<FerryActivities>(holderOptions);
+  // Once the chunks are in, the next step need not wait for the holder to see its cancellation
+  // (it learns of it at its next heartbeat, up to a second later): it only pins a snapshot.
+  const holderActsNoWait = proxyActivities<FerryActivities>({ ...holderOptions, cancellationType: ActivityCancellationType.TRY_CANCEL });
   // On-demand validation during change capture: someone waits for the answer, so a few attempts within an hour, not the retry window.
   const liveActs = proxyActivities<FerryActivities>({ ...options, scheduleToCloseTimeout: '1 hour', retry: { ...retry, maximumAttempts: tuning.maximumAttempts ?? 5 } });
 
@@ -363,7 +368,8 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
       if (pending.length === 0) return;
       const holder = new CancellationScope();
       let holderError: unknown;
-      const holding = holder.run(() => holderActs.holdSnapshot(ctx)).then(
+      const holderProxy = patched('snapshot-holder-try-cancel') ? holderActsNoWait : holderActs;
+      const holding = holder.run(() => holderProxy.holdSnapshot(ctx)).then(
         () => undefined,
         (err: unknown) => {
           if (!isCancellation(err)) holderError = err;
