@@ -213,7 +213,7 @@ describe('native postgres engine: full-load hard cases', () => {
     expect(ids).toContain('"hc"."part_other"');
     expect(ids.some((id) => id.startsWith('"hc"."part"'))).toBe(false);
     expect(ids).toContain(`"We""ird; Schema"."Tab ""le""; DROP TABLE hc.gen; --"`);
-    // Largest chunks first: a split table's chunks weigh their share of it, so whole small tables come last.
+    // Largest table first, its ranges together; whole small tables come last.
     expect(chunks[chunks.length - 1]!.range).toBeUndefined();
     expect(chunks[0]!.range).toBeDefined();
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { batchChunks, compactPlan, expandPlan, runBatches } from '../../workflows/fullLoad';
 import type { FullLoadPlan, LoadChunk } from '../../workflows/types';
+import { plannedChunkBytes } from '../../activities/adapters/postgres/copy';
 
 const chunk = (id: string, bytes: number): LoadChunk => ({
   id,
@@ -59,5 +60,15 @@ describe('full-load batching', () => {
     expect(expandPlan(tables, JSON.parse(JSON.stringify(plan)) as FullLoadPlan)).toEqual(chunks);
     // An old worker's answer (the chunks themselves) is taken as it is.
     expect(expandPlan(tables, chunks)).toBe(chunks);
+  });
+});
+
+describe('planned chunk size', () => {
+  const MB = 1024 * 1024;
+  it('is the spec target for a big load, about a quarter of each stream share for a smaller one, never under 32 MB', () => {
+    expect(plannedChunkBytes(256, 100_000 * MB, 4)).toBe(256 * MB);
+    expect(plannedChunkBytes(256, 928 * MB, 2)).toBe(116 * MB);
+    expect(plannedChunkBytes(256, 50 * MB, 2)).toBe(32 * MB);
+    expect(plannedChunkBytes(1, 50 * MB, 2)).toBe(1 * MB); // an explicit small target wins
   });
 });

@@ -130,7 +130,27 @@ async function recordedSplits(tgt: pg.Client, migrationId: string): Promise<Map<
   return new Map(r.rows.map((x) => [x.source_table, x.split]));
 }
 
-/** Chunks of every table (leaves for partitioned ones; big tables in ranges), largest first. */
+/** Chunks are never planned smaller than this (below it, a chunk's fixed cost starts to show)... */
+const MIN_CHUNK_BYTES = 32 * 1024 * 1024;
+/** ...and otherwise about 1/(parallelism x this) of the whole load, so the streams end together. */
+const CHUNKS_PER_STREAM = 4;
+
+/**
+ * The chunk size to plan with: spec.fullLoad.chunkTargetMB, or smaller when the load is small next
+ * to it. With 256 MB chunks a 930 MB load on 2 streams was 4 chunks, and its last chunk (plus the
+ * table's index build) ran alone for seconds; at about a quarter of each stream's share the
+ * streams stay busy until the end.
+ */
+export function plannedChunkBytes(targetMB: number, totalBytes: number, parallelism: number): number {
+  const target = targetMB * 1024 * 1024;
+  return Math.min(target, Math.max(MIN_CHUNK_BYTES, Math.ceil(totalBytes / (Math.max(1, parallelism) * CHUNKS_PER_STREAM))));
+}
+
+/**
+ * Chunks of every table (leaves for partitioned ones; big tables in ranges), the largest table
+ * first with its ranges together: its last chunk, and so its index build, then comes early, while
+ * the streams still have other tables to copy.
+ */
 export async function planFullLoad(ctx: EngineContext, tables: TableMapping[]): Promise<LoadChunk[]> {
   const src = await connectEndpoint(ctx.source);
   let tgt: pg.Client | undefined;
@@ -140,7 +160,8 @@ export async function planFullLoad(ctx: EngineContext, tables: TableMapping[]): 
     await ensureState(tgt);
     let splits = await recordedSplits(tgt, ctx.migrationId);
     const fresh: [string, TableSplit][] = [];
-    const targetBytes = ctx.spec.fullLoad.chunkTargetMB * 1024 * 1024;
+    const totalBytes = units.reduce((sum, u) => sum + u.estimatedBytes, 0);
+    const targetBytes = plannedChunkBytes(ctx.spec.fullLoad.chunkTargetMB, totalBytes, ctx.spec.parallelism);
     const version = await serverVersionNum(src);
     for (const unit of units) {
       const key = qualify(unit.source.schema, unit.source.name);
@@ -155,12 +176,12 @@ export async function planFullLoad(ctx: EngineContext, tables: TableMapping[]): 
       );
       splits = await recordedSplits(tgt, ctx.migrationId);
     }
-    // Largest first, by each chunk's share of its table; a table's ranges in key (block) order.
+    // Largest table first; a table's ranges together, in key (block) order.
     const sized: { chunk: LoadChunk; bytes: number; table: string; at: number }[] = [];
     for (const unit of units) {
       const table = qualify(unit.source.schema, unit.source.name);
       const chunks = chunksOf(unit, splits.get(table) ?? { kind: 'whole' });
-      chunks.forEach((chunk, at) => sized.push({ chunk, bytes: unit.estimatedBytes / chunks.length, table, at }));
+      chunks.forEach((chunk, at) => sized.push({ chunk, bytes: unit.estimatedBytes, table, at }));
     }
     return sized.sort((a, b) => b.bytes - a.bytes || a.table.localeCompare(b.table) || a.at - b.at).map((x) => x.chunk);
   } catch (err) {
