@@ -286,6 +286,10 @@ describe('point-in-time recovery (PostgreSQL 15 + fake-gcs-server + Temporal)', 
     damaged[100] = (damaged[100] ?? 0) ^ 0xff;
     await file.save(damaged, { resumable: false, metadata: { metadata: meta.metadata } });
     try {
+      // A new WAL slice (every 3 s here) starts with the newest completed segment still in its
+      // spool; it must not upload it again over the archived object (which would also hide the damage).
+      await new Promise((r) => setTimeout(r, (POLICY.streamSliceSeconds + 1) * 1000));
+      expect((await file.download())[0].equals(damaged)).toBe(true);
       const err = await restore({ time: T }, 'corrupt').then(
         () => undefined,
         (e: unknown) => e,

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { GcsStore } from '../gcs';
+import { checksumFile, type GcsStore } from '../gcs';
 import type { StreamSliceResult } from '../../../workflows/pitrTypes';
 import { lsnValue } from '../../../workflows/pitrTypes';
 import { ConnectionFailed } from '../errors';
@@ -80,6 +80,13 @@ export async function streamWal(options: StreamOptions): Promise<StreamSliceResu
       resolve();
     }),
   );
+
+  // The newest completed segment stays in the spool from the last slice (see below) and is in the
+  // archive already: not uploaded again when the archive holds exactly these bytes.
+  for (const f of (await readdir(spoolDir)).filter((x) => SEGMENT_RE.test(x))) {
+    const [archived] = await store.list(LAYOUT.wal(f));
+    if (archived?.name === LAYOUT.wal(f) && archived.md5 === (await checksumFile(path.join(spoolDir, f))).md5) uploaded.set(f, 0);
+  }
 
   async function uploadCompleted(): Promise<void> {
     const files = (await readdir(spoolDir)).filter((f) => SEGMENT_RE.test(f)).sort();
