@@ -22,15 +22,9 @@ scripts/dev.sh up temporal pg >/dev/null
 eval "$(scripts/dev.sh env)"
 command -v pgcopydb >/dev/null || { apt-get install -y -q pgcopydb >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q pgcopydb >/dev/null; }; }
 
-SRC="postgresql://postgres:$FERRY_SOURCE_PASSWORD@127.0.0.1:$FERRY_SOURCE_PORT/$DB"
-TGT="postgresql://postgres:$FERRY_TARGET_PASSWORD@127.0.0.1:$FERRY_TARGET_PORT/$DB"
+source "$ROOT/bench/lib.sh"
+use_db "$DB"
 export PGOPTIONS="-c client_min_messages=warning"
-src() { psql -X -q -v ON_ERROR_STOP=1 "$SRC" "$@"; }
-tgt() { psql -X -q -v ON_ERROR_STOP=1 "$TGT" "$@"; }
-admin() { # side sql
-  local url=$SRC; [[ $1 == target ]] && url=$TGT
-  psql -X -q -v ON_ERROR_STOP=1 "${url%/*}/postgres" -c "$2"
-}
 
 build_dataset() {
   if [[ "$(psql -X -At "${SRC%/*}/postgres" -c "SELECT count(*) FROM pg_database WHERE datname = '$DB'")" == 1 ]] &&
@@ -53,8 +47,6 @@ SQL
   src -c "COMMENT ON TABLE pgbench_accounts IS 'scale=$SCALE'"
 }
 
-reset_target() { admin target "DROP DATABASE IF EXISTS $DB WITH (FORCE)"; admin target "CREATE DATABASE $DB"; }
-now() { date +%s.%N; }
 
 TABLES=(pgbench_accounts wide pgbench_history pgbench_tellers pgbench_branches)
 run_raw_pipe() {
@@ -78,47 +70,11 @@ run_pgcopydb() {
 # queue (never the shared dev worker), started and polling before the clock starts, as a
 # long-running worker service would be; /proc/PID/status VmHWM is that process's peak resident set.
 BENCH_QUEUE="ferry-bench-$$"
-DIST="$OUT/dist"
-BUNDLE="$OUT/workflow-bundle.js"
-WORKER_PID=""
 PEAK_RSS_KB=0
 WORKFLOW_SECONDS=""
-BUILT=""  # compiled and bundled once per bench run, from the code as it is now
 declare -A PHASES
-stop_worker() {
-  [[ -n "$WORKER_PID" ]] || return 0
-  kill -TERM "$WORKER_PID" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$WORKER_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$WORKER_PID" 2>/dev/null || true
-  WORKER_PID=""
-}
 trap stop_worker EXIT
-build_ferry() {
-  [[ -z "$BUILT" ]] || return 0
-  rm -rf "$DIST"
-  # Type errors elsewhere in a working tree do not stop tsc from emitting; a missing output does stop the bench.
-  node_modules/.bin/tsc -p tsconfig.json --outDir "$DIST" >"$OUT/tsc.log" 2>&1 || echo "[bench] tsc reported errors (see $OUT/tsc.log)" >&2
-  [[ -f "$DIST/worker/main.js" && -f "$DIST/client/cli.js" ]] || { cat "$OUT/tsc.log" >&2; exit 1; }
-  node_modules/.bin/tsx scripts/build-workflow-bundle.ts "$BUNDLE" >/dev/null
-  BUILT=1
-}
-prepare_ferry() {
-  build_ferry
-  FERRY_TASK_QUEUE="$BENCH_QUEUE" FERRY_WORKER_ID=bench FERRY_WORKFLOW_BUNDLE="$BUNDLE" \
-    node "$DIST/worker/main.js" >"$OUT/worker.log" 2>&1 </dev/null &
-  WORKER_PID=$!
-  for _ in $(seq 1 600); do grep -q polling "$OUT/worker.log" && break; sleep 0.1; done
-  grep -q polling "$OUT/worker.log" || { cat "$OUT/worker.log" >&2; echo "[bench] worker did not start" >&2; exit 1; }
-  cat >"$OUT/bench.yaml" <<EOF
-name: bench
-source: { host: 127.0.0.1, port: $FERRY_SOURCE_PORT, database: $DB, user: postgres, password: "env:FERRY_SOURCE_PASSWORD", sslmode: disable }
-target: { host: 127.0.0.1, port: $FERRY_TARGET_PORT, database: $DB, user: postgres, password: "env:FERRY_TARGET_PASSWORD", sslmode: disable }
-parallelism: 2
-cutover: { requireApproval: false }
-fence: { enabled: false }
-validation: { level: none }
-EOF
-}
+prepare_ferry() { start_ferry "$BENCH_QUEUE" bench bench; }
 TEMPORAL_BIN="$(command -v temporal || echo "${FERRY_CACHE:-$HOME/.cache/ferry}/bin/temporal")"
 run_ferry() {
   # Start with the CLI; wait with a long poll on the workflow's result (`ferry start --wait` polls
@@ -166,7 +122,6 @@ for run in $(seq 1 "$RUNS"); do
   done
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 declare -A MED
 for m in "${METHODS[@]}"; do MED[$m]="$(median <<<"${TIMES[$m]}")"; done
 MB="$(echo "$BYTES / 1048576" | bc -l)"

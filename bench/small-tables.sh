@@ -32,21 +32,8 @@ TEMPORAL_ADDR="${TEMPORAL_ADDRESS:-127.0.0.1:7233}"
 NAME=bench-small            # migration name; the workflow id is ferry-bench-small
 WORKFLOW_ID="ferry-$NAME"
 DB=""                       # the dataset being measured (use_db)
-use_db() {
-  DB="$1"
-  SRC="postgresql://postgres:$FERRY_SOURCE_PASSWORD@127.0.0.1:$FERRY_SOURCE_PORT/$DB"
-  TGT="postgresql://postgres:$FERRY_TARGET_PASSWORD@127.0.0.1:$FERRY_TARGET_PORT/$DB"
-}
+source "$ROOT/bench/lib.sh"
 use_db bench_small_many
-src() { psql -X -q -v ON_ERROR_STOP=1 "$SRC" "$@"; }
-tgt() { psql -X -q -v ON_ERROR_STOP=1 "$TGT" "$@"; }
-admin() { # side sql
-  local url=$SRC; [[ $1 == target ]] && url=$TGT
-  psql -X -q -v ON_ERROR_STOP=1 "${url%/*}/postgres" -c "$2"
-}
-now() { date +%s.%N; }
-reset_target() { admin target "DROP DATABASE IF EXISTS $DB WITH (FORCE)"; admin target "CREATE DATABASE $DB"; }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # ---- datasets ---------------------------------------------------------------------------------
@@ -87,43 +74,8 @@ table_count() { src -At -c "SELECT count(*) FROM pg_class c WHERE relkind = 'r' 
 
 # ---- Ferry, as full-load.sh runs it -------------------------------------------------------------
 BENCH_QUEUE="ferry-bench-small-$$"
-DIST="$OUT/dist"
-BUNDLE="$OUT/workflow-bundle.js"
-WORKER_PID=""
-BUILT=""
-stop_worker() {
-  [[ -n "$WORKER_PID" ]] || return 0
-  kill -TERM "$WORKER_PID" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$WORKER_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$WORKER_PID" 2>/dev/null || true
-  WORKER_PID=""
-}
 trap stop_worker EXIT
-build_ferry() {
-  [[ -z "$BUILT" ]] || return 0
-  rm -rf "$DIST"
-  node_modules/.bin/tsc -p tsconfig.json --outDir "$DIST" >"$OUT/tsc.log" 2>&1 || echo "[bench] tsc reported errors (see $OUT/tsc.log)" >&2
-  [[ -f "$DIST/worker/main.js" && -f "$DIST/client/cli.js" ]] || { cat "$OUT/tsc.log" >&2; exit 1; }
-  node_modules/.bin/tsx scripts/build-workflow-bundle.ts "$BUNDLE" >/dev/null
-  BUILT=1
-}
-prepare_ferry() {
-  build_ferry
-  FERRY_TASK_QUEUE="$BENCH_QUEUE" FERRY_WORKER_ID=bench-small FERRY_WORKFLOW_BUNDLE="$BUNDLE" \
-    node "$DIST/worker/main.js" >"$OUT/worker.log" 2>&1 </dev/null &
-  WORKER_PID=$!
-  for _ in $(seq 1 600); do grep -q polling "$OUT/worker.log" && break; sleep 0.1; done
-  grep -q polling "$OUT/worker.log" || { cat "$OUT/worker.log" >&2; echo "[bench] worker did not start" >&2; exit 1; }
-  cat >"$OUT/bench.yaml" <<EOF
-name: $NAME
-source: { host: 127.0.0.1, port: $FERRY_SOURCE_PORT, database: $DB, user: postgres, password: "env:FERRY_SOURCE_PASSWORD", sslmode: disable }
-target: { host: 127.0.0.1, port: $FERRY_TARGET_PORT, database: $DB, user: postgres, password: "env:FERRY_TARGET_PASSWORD", sslmode: disable }
-parallelism: 2
-cutover: { requireApproval: false }
-fence: { enabled: false }
-validation: { level: none }
-EOF
-}
+prepare_ferry() { start_ferry "$BENCH_QUEUE" bench-small "$NAME"; }
 run_ferry() {
   FERRY_TASK_QUEUE="$BENCH_QUEUE" node "$DIST/client/cli.js" start "$OUT/bench.yaml" >"$OUT/ferry.log" 2>&1 || { cat "$OUT/ferry.log" >&2; exit 1; }
   "$TEMPORAL_BIN" workflow result --workflow-id "$WORKFLOW_ID" --address "$TEMPORAL_ADDR" >>"$OUT/ferry.log" 2>&1 || { cat "$OUT/ferry.log" >&2; exit 1; }
