@@ -28,6 +28,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { MultiBar, type SingleBar } from 'cli-progress';
 import { stringify as toYaml } from 'yaml';
 import { renderValidationText } from '../workflows/validationText';
+import { startCodecServer } from './codecServer';
 import {
   ConnectionConfigError,
   FerryClient,
@@ -632,6 +633,26 @@ export function buildProgram(io: Io, setExit: (code: number) => void, clients: {
     });
 
   program
+    .command('codec-server')
+    .description("serve Ferry's payload codec to the Temporal UI and CLI, so gzipped inputs and results (over 128 KiB) show in clear")
+    .option('--port <n>', 'port to listen on', (v) => parsePort(v), 8888)
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--origin <url...>', "browser origins allowed to call it (the Temporal UI's)", ['http://localhost:8233', 'http://127.0.0.1:8233'])
+    .action(async (opts: { port: number; host: string; origin: string[] }) => {
+      const server = await startCodecServer({ port: opts.port, host: opts.host, origins: opts.origin });
+      io.out.write(
+        `ferry codec server on ${server.url} (allowed origins: ${opts.origin.join(', ')})\n` +
+          `Temporal UI: Settings (Codec Server) -> ${server.url}; or temporal server start-dev --ui-codec-endpoint ${server.url}\n` +
+          `temporal CLI: --codec-endpoint ${server.url}\n`,
+      );
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await server.close();
+    });
+
+  program
     .command('validate-spec')
     .description('validate a spec file locally (no Temporal needed) and print it with defaults applied')
     .argument('<spec>', 'spec file (.yaml, .yml or .json; - for stdin)')
@@ -698,4 +719,10 @@ if (typeof module !== 'undefined' && typeof require !== 'undefined' && require.m
       process.exitCode = EXIT.failed;
     },
   );
+}
+
+function parsePort(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`--port must be a port number (0-65535), not '${v}'`);
+  return n;
 }
