@@ -30,7 +30,7 @@ describe('full load: kill -9 the worker at random points', () => {
 
   beforeAll(async () => {
     db = await createDatabasePair('flc');
-    await loadSplitDataset(db.name, 120, 12);
+    await loadSplitDataset(db.name, 200, 12);
     bundle = await bundleFile();
     temporal = await temporalClient();
   }, 120_000);
@@ -51,7 +51,7 @@ describe('full load: kill -9 the worker at random points', () => {
     };
     let worker = start(0);
     await worker.ready;
-    const handle = await startMigration(temporal.client, taskQueue, db.name, { fullLoad: { chunkTargetMB: 4 } }, {});
+    const handle = await startMigration(temporal.client, taskQueue, db.name, { fullLoad: { chunkTargetMB: 2 } }, {});
     const migrationId = handle.workflowId;
     const progress = () => handle.query(progressQuery);
 
