@@ -431,6 +431,14 @@ function positiveNumber(what: string) {
   };
 }
 
+function portNumber(what: string) {
+  return (raw: string): number => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`${what} must be a port number (0-65535), not '${raw}'`);
+    return n;
+  };
+}
+
 function nonNegativeInt(what: string) {
   return (raw: string): number => {
     const n = Number(raw);
@@ -635,7 +643,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void, clients: {
   program
     .command('codec-server')
     .description("serve Ferry's payload codec to the Temporal UI and CLI, so gzipped inputs and results (over 128 KiB) show in clear")
-    .option('--port <n>', 'port to listen on', (v) => parsePort(v), 8888)
+    .option('--port <n>', 'port to listen on', portNumber('--port'), 8888)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--origin <url...>', "browser origins allowed to call it (the Temporal UI's)", ['http://localhost:8233', 'http://127.0.0.1:8233'])
     .action(async (opts: { port: number; host: string; origin: string[] }) => {
@@ -719,10 +727,4 @@ if (typeof module !== 'undefined' && typeof require !== 'undefined' && require.m
       process.exitCode = EXIT.failed;
     },
   );
-}
-
-function parsePort(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`--port must be a port number (0-65535), not '${v}'`);
-  return n;
 }

@@ -16,7 +16,6 @@ async function main(): Promise<void> {
     await worker.run();
   } finally {
     await closeParkedCaptures(); // replication sessions kept between CDC slices
-
     await connection.close();
   }
 }

@@ -63,6 +63,12 @@ export async function streamWal(options: StreamOptions): Promise<StreamSliceResu
   await seedSpool(store, spoolDir);
   const result: StreamSliceResult = { bytesUploaded: 0, objectsUploaded: 0 };
   const uploaded = new Map<string, number>(); // file -> mtimeMs at upload
+  // The newest completed segment stays in the spool from the last slice (see uploadCompleted), or
+  // seedSpool just fetched it, and the archive has it: not uploaded again when it holds these bytes.
+  for (const f of (await readdir(spoolDir)).filter((x) => SEGMENT_RE.test(x))) {
+    const [archived] = await store.list(LAYOUT.wal(f));
+    if (archived?.name === LAYOUT.wal(f) && archived.md5 === (await checksumFile(path.join(spoolDir, f))).md5) uploaded.set(f, 0);
+  }
   let lastPartialLsn: bigint | undefined;
 
   let exited: { code: number | null; stderr: string } | undefined;
@@ -80,13 +86,6 @@ export async function streamWal(options: StreamOptions): Promise<StreamSliceResu
       resolve();
     }),
   );
-
-  // The newest completed segment stays in the spool from the last slice (see below) and is in the
-  // archive already: not uploaded again when the archive holds exactly these bytes.
-  for (const f of (await readdir(spoolDir)).filter((x) => SEGMENT_RE.test(x))) {
-    const [archived] = await store.list(LAYOUT.wal(f));
-    if (archived?.name === LAYOUT.wal(f) && archived.md5 === (await checksumFile(path.join(spoolDir, f))).md5) uploaded.set(f, 0);
-  }
 
   async function uploadCompleted(): Promise<void> {
     const files = (await readdir(spoolDir)).filter((f) => SEGMENT_RE.test(f)).sort();

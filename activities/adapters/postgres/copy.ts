@@ -76,7 +76,8 @@ export async function decideSplit(src: pg.Client, table: TableRef, targetBytes: 
     const bounds = equalWidthBounds(BigInt(lo), BigInt(hi) + 1n, count);
     return bounds.length ? { kind: 'key', column, bounds: bounds.map(String) } : { kind: 'whole' };
   }
-  // Before 14 a block range would read the whole heap.
+  // No integer key: the block ranges there are (fewer than wanted), or whole before 14, where a
+  // block range would read the whole heap.
   return blockBounds.length ? { kind: 'ctid', bounds: blockBounds.map(String) } : { kind: 'whole' };
 }
 

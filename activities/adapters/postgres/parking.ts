@@ -46,8 +46,4 @@ export class ParkingLot<T> {
     const ids = [...this.parked.keys()];
     await Promise.all(ids.map((id) => this.discard(id)));
   }
-
-  get size(): number {
-    return this.parked.size;
-  }
 }
