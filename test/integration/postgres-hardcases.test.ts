@@ -257,8 +257,26 @@ describe('native postgres engine: full-load hard cases', () => {
     expect(early['hc.big_keyed']).toBe('1 indexes, constraints cp');
     expect(early[`${WEIRD_SCHEMA}.${WEIRD_TABLE}`]).toBe('2 indexes, constraints p');
     expect(early['hc.fk_child']).toBe('2 indexes, constraints p');
+    // ... and then analyzed, so the target has planner statistics before any cutover.
+    const analyzed = async () =>
+      (
+        await sql<{ t: string }>(
+          'target',
+          db.name,
+          `SELECT s.schemaname || '.' || s.relname AS t FROM pg_catalog.pg_stat_all_tables s
+            WHERE s.last_analyze IS NOT NULL AND s.schemaname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'ferry')`,
+        )
+      ).map((r) => r.t);
+    expect(await analyzed()).toContain('hc.big_keyed');
 
     await engine.finishLoad(ctx, provisioned.tables);
+
+    // Every loaded table has statistics (finishLoad analyzes what the per-table path left), and
+    // so does the partitioned table above the loaded partitions (autovacuum never analyzes it).
+    const withStats = await analyzed();
+    for (const t of provisioned.tables) expect(withStats, `${t.source.schema}.${t.source.name}`).toContain(`${t.source.schema}.${t.source.name}`);
+    const rootStats = await sql<{ n: number }>('target', db.name, "SELECT count(*)::int AS n FROM pg_catalog.pg_statistic WHERE starelid = 'hc.part'::regclass AND stainherit");
+    expect(rootStats[0]!.n).toBeGreaterThan(0);
 
     // Identical to the source as it was at the snapshot: every table, rows and checksums.
     const after = await tableChecksums('target', db.name);

@@ -14,8 +14,9 @@
 // table is TRUNCATEd and loaded with COPY FREEZE in the chunk's transaction (no hint-bit or
 // freeze rewrite later); the target transaction commits asynchronously (synchronous_commit off:
 // a commit lost to a target crash loses its marker with it, and the chunk is copied again).
-// When a table's last chunk is in, its indexes and key constraints are built right away
-// (indexes.ts), while the other streams go on copying; finishLoad does the rest.
+// When a table's last chunk is in, its indexes and key constraints are built and it is analyzed
+// right away (indexes.ts, statistics.ts), while the other streams go on copying; finishLoad does
+// the rest.
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import type { ChunkResult, LoadChunk, TableMapping, TableRef } from '../../../workflows/types';
@@ -26,6 +27,7 @@ import { classifyError, closeClient, connectEndpoint, isConnectionLoss, leaseSes
 import { CopyDataOut, copyDataIn, startCopyOut } from './copystream';
 import { buildIndexes, earlyIndexStatements } from './indexes';
 import { mapSchema } from './selection';
+import { analyzeTable } from './statistics';
 import { displayName, qualify, quoteIdent, quoteIdentList } from './sql';
 import { CHUNK_TABLE, ensureState, PLAN_TABLE } from './state';
 import { beginUnderSnapshot, SNAPSHOT_ID } from './snapshot';
@@ -309,7 +311,8 @@ async function copyFormat(ctx: EngineContext, src: pg.Client, table: TableRef, c
 
 /**
  * When every chunk of this chunk's table has its marker, build the table's indexes and key
- * constraints (indexes.ts), unless another session is already at it. Cancelled with the activity.
+ * constraints (indexes.ts) and analyze it (statistics.ts), unless another session is already at
+ * it. Cancelled with the activity.
  */
 async function indexWhenComplete(ctx: EngineContext, src: pg.Client, tgt: pg.Client, chunk: LoadChunk): Promise<void> {
   const from = qualify(chunk.table.source.schema, chunk.table.source.name);
@@ -328,7 +331,7 @@ async function indexWhenComplete(ctx: EngineContext, src: pg.Client, tgt: pg.Cli
     if ((r.rows[0]?.done ?? 0) < ids.length) return;
   }
   const statements = await earlyIndexStatements(src, chunk.table.source);
-  if (!statements || statements.length === 0) return;
+  if (!statements) return; // finishLoad builds this table's indexes, then analyzes it
   const key = `${ctx.migrationId}/${from}`;
   const got = await tgt.query<{ ok: boolean }>("SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('ferry.index'), pg_catalog.hashtext($1)) AS ok", [key]);
   if (!got.rows[0]?.ok) return;
@@ -340,6 +343,8 @@ async function indexWhenComplete(ctx: EngineContext, src: pg.Client, tgt: pg.Cli
   try {
     ctx.signal?.throwIfAborted();
     await buildIndexes(tgt, chunk.table.source, statements);
+    ctx.signal?.throwIfAborted();
+    await analyzeTable(tgt, chunk.table.source);
   } finally {
     ctx.signal?.removeEventListener('abort', cancel);
     await tgt.query("SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('ferry.index'), pg_catalog.hashtext($1))", [key]);

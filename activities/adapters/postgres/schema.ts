@@ -10,6 +10,7 @@ import { classifyError, closeClient, connectEndpoint } from './connect';
 import { dumpSchema, selectedOids, toolError, type SchemaDump } from './dump';
 import { plannedObjects, resolveOnTarget } from './objects';
 import type { Selection } from './selection';
+import { analyzeTable, tablesToAnalyze } from './statistics';
 import { displayName, qualify, quoteIdent } from './sql';
 import { ensureState, readProvisioned, writeProvisioned, type ProvisionedObject } from './state';
 import { CATALOG, formatToc, POST_DATA_DESCS, PRE_DATA_DESCS, preDataRuns, type TocEntry } from './toc';
@@ -252,7 +253,7 @@ export async function postDataToRestore(src: pg.Client, tgt: pg.Client, dump: Sc
   });
 }
 
-export async function finishLoad(ctx: EngineContext, _tables: TableMapping[]): Promise<void> {
+export async function finishLoad(ctx: EngineContext, tables: TableMapping[]): Promise<void> {
   const src = await connectEndpoint(ctx.source);
   let tgt: pg.Client | undefined;
   let dump: SchemaDump | undefined;
@@ -274,6 +275,11 @@ export async function finishLoad(ctx: EngineContext, _tables: TableMapping[]): P
       });
     }
     await syncSequences(ctx, src, tgt, dump);
+    // Statistics for what the per-table path did not analyze (the load writes under source names).
+    for (const table of await tablesToAnalyze(tgt, tables.map((t) => t.source))) {
+      ctx.signal?.throwIfAborted();
+      await analyzeTable(tgt, table);
+    }
   } catch (err) {
     throw classifyError(err, tgt ? ctx.target : ctx.source);
   } finally {
