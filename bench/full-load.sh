@@ -102,6 +102,21 @@ finish_ferry() {
   PHASES[$run]="${summary#*|}"
 }
 
+# CPU by process group for each timed run (bench/cpu-usage.ts): source and target clusters, the
+# Temporal server, Ferry's worker, and the tools this shell runs (the ferry CLI, pgcopydb and its
+# pg_dump/pg_restore, psql); `other` is the rest of the machine's busy time.
+CPU_TOOL=(node_modules/.bin/tsx bench/cpu-usage.ts)
+postmaster_of() { head -1 "$(psql -X -At "$1" -c 'SHOW data_directory')/postmaster.pid"; }
+CPU_GROUPS=("source=$(postmaster_of "$SRC")" "target=$(postmaster_of "$TGT")" "tools=$$")
+[[ -f "$ROOT/.ferry/run/temporal.pid" ]] && CPU_GROUPS+=("temporal=$(cat "$ROOT/.ferry/run/temporal.pid")")
+declare -A CPU
+cpu_snap() { "${CPU_TOOL[@]}" snap "$OUT/cpu-before.json"; }
+cpu_diff() { # METHOD: one JSON line per run
+  local groups=("${CPU_GROUPS[@]}")
+  [[ $1 == ferry && -n "$WORKER_PID" ]] && groups+=("worker=$WORKER_PID")
+  CPU[$1]+="$("${CPU_TOOL[@]}" diff "$OUT/cpu-before.json" "${groups[@]}")"$'\n'
+}
+
 build_dataset
 BYTES="$(src -At -c "SELECT sum(pg_table_size(c.oid)) FROM pg_class c WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace")"
 declare -A TIMES
@@ -112,9 +127,11 @@ for run in $(seq 1 "$RUNS"); do
     reset_target
     if declare -F "prepare_$m" >/dev/null; then "prepare_$m"; fi
     sync
+    cpu_snap
     t0="$(now)"
     "run_$m"
     t1="$(now)"
+    cpu_diff "$m"
     if declare -F "finish_$m" >/dev/null; then "finish_$m"; fi
     dt="$(echo "$t1 - $t0" | bc -l)"
     TIMES[$m]+="$dt "
@@ -137,6 +154,17 @@ MB="$(echo "$BYTES / 1048576" | bc -l)"
   for m in "${METHODS[@]}"; do
     printf '| %s | %s | %.1f | %.1f | %s | %s |\n' "$m" "$(printf '%.1f ' ${TIMES[$m]})" "${MED[$m]}" "$(echo "$MB / ${MED[$m]}" | bc -l)" \
       "$(ratio "${MED[$m]}" pgcopydb)" "$(ratio "${MED[$m]}" raw_pipe)"
+  done
+  echo
+  echo "CPU core-seconds per run, median of the runs (bench/cpu-usage.ts; 2 cores give $(nproc) core-seconds per second of wall time):"
+  echo
+  echo "| method | busy | idle | source | target | temporal | worker | tools | other |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  for m in "${METHODS[@]}"; do
+    node -e '
+      const runs = require("fs").readFileSync(0, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      const med = (k) => { const v = runs.map((r) => r[k]).filter((x) => x !== undefined).sort((a, b) => a - b); return v.length ? v[Math.floor(v.length / 2)].toFixed(1) : "-"; };
+      console.log(`| ${process.argv[1]} | ${["busy", "idle", "source", "target", "temporal", "worker", "tools", "other"].map(med).join(" | ")} |`);' "$m" <<<"${CPU[$m]}"
   done
   echo
   echo "Ferry worker peak RSS: $((PEAK_RSS_KB / 1024)) MB."

@@ -112,6 +112,13 @@ describe('offline PostgreSQL -> PostgreSQL migration', () => {
     const [seq] = await sql('target', db, `SELECT last_value::text AS v FROM orders_id_seq`);
     const [srcSeq] = await sql('source', db, `SELECT last_value::text AS v FROM orders_id_seq`);
     expect(seq?.v).toBe(srcSeq?.v);
+    // Every table has planner statistics before the cutover.
+    const unanalyzed = await sql(
+      'target',
+      db,
+      `SELECT schemaname, relname FROM pg_stat_all_tables WHERE last_analyze IS NULL AND schemaname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'ferry')`,
+    );
+    expect(unanalyzed).toEqual([]);
     // Offline: the source stays fenced (read-only) after the cutover; Ferry's state is gone from the target.
     expect(await sourceIsWritable(db)).toBe(false);
     expect(await ferryObjects('target', db)).not.toContain('ferry');
