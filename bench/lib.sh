@@ -42,8 +42,8 @@ build_ferry() {
 # starts), and $OUT/bench.yaml for migration NAME of $DB: parallelism 2, fence off, no validation.
 start_ferry() {
   build_ferry
+  # WORKER_NODE_ARGS: node options for the worker, e.g. "--cpu-prof --cpu-prof-dir=DIR".
   FERRY_TASK_QUEUE="$1" FERRY_WORKER_ID="$2" FERRY_WORKFLOW_BUNDLE="$BUNDLE" \
-    # WORKER_NODE_ARGS: node options for the worker, e.g. "--cpu-prof --cpu-prof-dir=DIR".
     node ${WORKER_NODE_ARGS:-} "$DIST/worker/main.js" >"$OUT/worker.log" 2>&1 </dev/null &
   WORKER_PID=$!
   for _ in $(seq 1 600); do grep -q polling "$OUT/worker.log" && break; sleep 0.1; done
