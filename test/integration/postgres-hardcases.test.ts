@@ -7,7 +7,8 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresEngine } from '../../activities/adapters/postgres';
-import { closeIdleSessions } from '../../activities/adapters/postgres/connect';
+import { closeIdleSessions, withClient } from '../../activities/adapters/postgres/connect';
+import { tablesToAnalyze } from '../../activities/adapters/postgres/statistics';
 import { chunksOf, decideSplit, type TableSplit } from '../../activities/adapters/postgres/copy';
 import type { EngineContext, ResolvedEndpoint } from '../../activities/adapters/engine';
 import { ConnectionFailed, SnapshotLost } from '../../activities/adapters/errors';
@@ -268,6 +269,10 @@ describe('native postgres engine: full-load hard cases', () => {
         )
       ).map((r) => r.t);
     expect(await analyzed()).toContain('hc.big_keyed');
+    // What finishLoad analyzes: a partition through its topmost partitioned table only (whose
+    // ANALYZE covers every partition), nothing already analyzed.
+    const leaves = [{ schema: 'hc', name: 'part_eu_2023' }, { schema: 'hc', name: 'part_other' }, { schema: 'hc', name: 'big_keyed' }];
+    expect(await withClient(ctx.target, (c) => tablesToAnalyze(c, leaves))).toEqual([{ schema: 'hc', name: 'part' }]);
 
     await engine.finishLoad(ctx, provisioned.tables);
 
@@ -277,6 +282,9 @@ describe('native postgres engine: full-load hard cases', () => {
     for (const t of provisioned.tables) expect(withStats, `${t.source.schema}.${t.source.name}`).toContain(`${t.source.schema}.${t.source.name}`);
     const rootStats = await sql<{ n: number }>('target', db.name, "SELECT count(*)::int AS n FROM pg_catalog.pg_statistic WHERE starelid = 'hc.part'::regclass AND stainherit");
     expect(rootStats[0]!.n).toBeGreaterThan(0);
+    // Each table once: partitions through their topmost partitioned table only, early ones not again.
+    const twice = await sql('target', db.name, "SELECT relname, analyze_count FROM pg_catalog.pg_stat_all_tables WHERE schemaname = 'hc' AND analyze_count > 1");
+    expect(twice).toEqual([]);
 
     // Identical to the source as it was at the snapshot: every table, rows and checksums.
     const after = await tableChecksums('target', db.name);

@@ -192,6 +192,24 @@ function poolKey(ep: ResolvedEndpoint, options: ConnectOptions): string {
   return JSON.stringify([ep.host, ep.port, ep.database, ep.user, ep.password ?? null, ep.sslmode, options.settings ?? {}]);
 }
 
+/**
+ * Run `fn` (statements on `client`) so that aborting ctx.signal cancels the statement running on
+ * the server (pg_cancel_backend from a separate session), not only the wait for it.
+ */
+export async function cancelOnAbort<T>(ctx: { signal?: AbortSignal; target: ResolvedEndpoint }, client: pg.Client, fn: () => Promise<T>, ep: ResolvedEndpoint = ctx.target): Promise<T> {
+  const pid = (client as unknown as { processID?: number }).processID;
+  const cancel = () => {
+    if (pid) void withClient(ep, (c) => c.query('SELECT pg_catalog.pg_cancel_backend($1)', [pid])).catch(() => undefined);
+  };
+  ctx.signal?.throwIfAborted();
+  ctx.signal?.addEventListener('abort', cancel, { once: true });
+  try {
+    return await fn();
+  } finally {
+    ctx.signal?.removeEventListener('abort', cancel);
+  }
+}
+
 /** A session for `ep`: a kept one when there is one, else a new one. Give it back with releaseSession. */
 export async function leaseSession(ep: ResolvedEndpoint, options: ConnectOptions = {}): Promise<pg.Client> {
   const key = poolKey(ep, options);

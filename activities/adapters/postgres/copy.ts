@@ -23,7 +23,7 @@ import type { ChunkResult, LoadChunk, TableMapping, TableRef } from '../../../wo
 import type { CopyProgress, EngineContext } from '../engine';
 import { ConnectionFailed, CopyFailed, FerryError, SnapshotLost } from '../errors';
 import { integerKey, leafPartitions, needsTextFormat, relationSize, relkindOf } from './catalog';
-import { classifyError, closeClient, connectEndpoint, isConnectionLoss, leaseSession, pgCode, releaseSession, serverVersionNum, withClient } from './connect';
+import { cancelOnAbort, classifyError, closeClient, connectEndpoint, isConnectionLoss, leaseSession, pgCode, releaseSession, serverVersionNum } from './connect';
 import { CopyDataOut, copyDataIn, startCopyOut } from './copystream';
 import { buildIndexes, earlyIndexStatements } from './indexes';
 import { mapSchema } from './selection';
@@ -335,18 +335,10 @@ async function indexWhenComplete(ctx: EngineContext, src: pg.Client, tgt: pg.Cli
   const key = `${ctx.migrationId}/${from}`;
   const got = await tgt.query<{ ok: boolean }>("SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('ferry.index'), pg_catalog.hashtext($1)) AS ok", [key]);
   if (!got.rows[0]?.ok) return;
-  const pid = (tgt as unknown as { processID?: number }).processID;
-  const cancel = () => {
-    if (pid) void withClient(ctx.target, (c) => c.query('SELECT pg_catalog.pg_cancel_backend($1)', [pid])).catch(() => undefined);
-  };
-  ctx.signal?.addEventListener('abort', cancel, { once: true });
   try {
-    ctx.signal?.throwIfAborted();
-    await buildIndexes(tgt, chunk.table.source, statements);
-    ctx.signal?.throwIfAborted();
-    await analyzeTable(tgt, chunk.table.source);
+    await cancelOnAbort(ctx, tgt, () => buildIndexes(tgt, chunk.table.source, statements));
+    await analyzeTable(ctx, tgt, chunk.table.source);
   } finally {
-    ctx.signal?.removeEventListener('abort', cancel);
     await tgt.query("SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('ferry.index'), pg_catalog.hashtext($1))", [key]);
   }
 }
