@@ -1,12 +1,14 @@
 // CPU time by process group over a benchmark run, from /proc (Linux): where a tool's time goes
 // when source, target and tool share one machine's cores.
 //
-//   tsx bench/cpu-usage.ts snap FILE                      what every process has used so far
-//   tsx bench/cpu-usage.ts diff FILE NAME=PID [NAME=PID]  core-seconds since FILE, per group, as JSON
+//   node --import tsx bench/cpu-usage.ts snap FILE                      what every process has used so far
+//   node --import tsx bench/cpu-usage.ts diff FILE NAME=PID [NAME=PID]  core-seconds since FILE, per group, as JSON
 //
 // A group is a process, the processes whose parent it is (a postmaster's backends), and every
 // descendant it has reaped (its children's times: backends that ended, a shell's tools). The
-// machine's busy and idle core-seconds come from /proc/stat; `other` is busy time no group has.
+// machine's busy, idle and stolen (hypervisor) core-seconds come from /proc/stat; `other` is busy
+// time no group has. (One node process, not tsx's launcher: a launcher's child would land in the
+// calling shell's reaped time with its whole life.)
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 interface Proc {
@@ -19,6 +21,8 @@ interface Snapshot {
   procs: Record<string, Proc>;
   busy: number;
   idle: number;
+  /** Time the hypervisor gave to other guests while this one wanted to run. */
+  steal: number;
 }
 
 const TICKS = 100; // USER_HZ on Linux
@@ -38,7 +42,7 @@ function snapshot(): Snapshot {
   }
   const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = cpu;
-  return { procs, busy: user + nice + system + irq + softirq + steal, idle: idle + iowait };
+  return { procs, busy: user + nice + system + irq + softirq, idle: idle + iowait, steal };
 }
 
 /** `others`: the other groups' roots, which are never part of this group (a worker the bench shell started). */
@@ -76,7 +80,9 @@ if (command === 'snap' && file) {
   }
   out.busy = (after.busy - before.busy) / TICKS;
   out.idle = (after.idle - before.idle) / TICKS;
-  out.other = Math.max(0, out.busy - grouped);
+  out.steal = (after.steal - before.steal) / TICKS;
+  // Negative when groups overlap or a group holds time from before the window: shown, not hidden.
+  out.other = out.busy - grouped;
   console.log(JSON.stringify(Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Math.round(v * 100) / 100]))));
 } else {
   console.error('usage: cpu-usage.ts snap FILE | diff FILE NAME=PID...');

@@ -105,8 +105,9 @@ finish_ferry() {
 # CPU by process group for each timed run (bench/cpu-usage.ts): source and target clusters, the
 # Temporal server, Ferry's worker, and the tools this shell runs (the ferry CLI, pgcopydb and its
 # pg_dump/pg_restore, psql); `other` is the rest of the machine's busy time.
-CPU_TOOL=(node_modules/.bin/tsx bench/cpu-usage.ts)
-postmaster_of() { head -1 "$(psql -X -At "$1" -c 'SHOW data_directory')/postmaster.pid"; }
+# One node process (not tsx's launcher and a child), so the tool's own start is not in the shell's reaped time.
+CPU_TOOL=(node --import tsx bench/cpu-usage.ts)
+postmaster_of() { head -1 "$(psql -X -At "${1%/*}/postgres" -c 'SHOW data_directory')/postmaster.pid"; }
 CPU_GROUPS=("source=$(postmaster_of "$SRC")" "target=$(postmaster_of "$TGT")" "tools=$$")
 [[ -f "$ROOT/.ferry/run/temporal.pid" ]] && CPU_GROUPS+=("temporal=$(cat "$ROOT/.ferry/run/temporal.pid")")
 declare -A CPU
@@ -156,15 +157,15 @@ MB="$(echo "$BYTES / 1048576" | bc -l)"
       "$(ratio "${MED[$m]}" pgcopydb)" "$(ratio "${MED[$m]}" raw_pipe)"
   done
   echo
-  echo "CPU core-seconds per run, median of the runs (bench/cpu-usage.ts; 2 cores give $(nproc) core-seconds per second of wall time):"
+  echo "CPU core-seconds per run, median of the runs (bench/cpu-usage.ts; $(nproc) cores give $(nproc) core-seconds per second of wall time):"
   echo
-  echo "| method | busy | idle | source | target | temporal | worker | tools | other |"
-  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  echo "| method | busy | idle | steal | source | target | temporal | worker | tools | other |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   for m in "${METHODS[@]}"; do
     node -e '
       const runs = require("fs").readFileSync(0, "utf8").trim().split("\n").map((l) => JSON.parse(l));
-      const med = (k) => { const v = runs.map((r) => r[k]).filter((x) => x !== undefined).sort((a, b) => a - b); return v.length ? v[Math.floor(v.length / 2)].toFixed(1) : "-"; };
-      console.log(`| ${process.argv[1]} | ${["busy", "idle", "source", "target", "temporal", "worker", "tools", "other"].map(med).join(" | ")} |`);' "$m" <<<"${CPU[$m]}"
+      const med = (k) => { const v = runs.map((r) => r[k]).filter((x) => x !== undefined).sort((a, b) => a - b); const n = v.length; return n ? (n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2).toFixed(1) : "-"; };
+      console.log(`| ${process.argv[1]} | ${["busy", "idle", "steal", "source", "target", "temporal", "worker", "tools", "other"].map(med).join(" | ")} |`);' "$m" <<<"${CPU[$m]}"
   done
   echo
   echo "Ferry worker peak RSS: $((PEAK_RSS_KB / 1024)) MB."
