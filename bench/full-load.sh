@@ -109,7 +109,8 @@ finish_ferry() {
 CPU_TOOL=(node --import tsx bench/cpu-usage.ts)
 postmaster_of() { head -1 "$(psql -X -At "${1%/*}/postgres" -c 'SHOW data_directory')/postmaster.pid"; }
 CPU_GROUPS=("source=$(postmaster_of "$SRC")" "target=$(postmaster_of "$TGT")" "tools=$$")
-[[ -f "$ROOT/.ferry/run/temporal.pid" ]] && CPU_GROUPS+=("temporal=$(cat "$ROOT/.ferry/run/temporal.pid")")
+TEMPORAL_PIDFILE="${FERRY_STATE_DIR:-$ROOT/.ferry}/run/temporal.pid" # where scripts/dev.sh keeps it
+[[ -f "$TEMPORAL_PIDFILE" ]] && CPU_GROUPS+=("temporal=$(cat "$TEMPORAL_PIDFILE")")
 declare -A CPU
 cpu_snap() { "${CPU_TOOL[@]}" snap "$OUT/cpu-before.json"; }
 cpu_diff() { # METHOD: one JSON line per run

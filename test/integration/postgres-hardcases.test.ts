@@ -14,7 +14,7 @@ import type { EngineContext, ResolvedEndpoint } from '../../activities/adapters/
 import { ConnectionFailed, SnapshotLost } from '../../activities/adapters/errors';
 import { parseSpec } from '../../workflows/spec';
 import type { ChunkResult, LoadChunk, ProvisionResult } from '../../workflows/types';
-import { tableChecksums } from '../support/checksums';
+import { tableChecksums, tablesAnalyzed } from '../support/checksums';
 import { connect, createDatabasePair, devSpec, password, ports, sql } from '../support/env';
 
 const WEIRD_SCHEMA = 'We"ird; Schema';
@@ -260,14 +260,9 @@ describe('native postgres engine: full-load hard cases', () => {
     expect(early['hc.fk_child']).toBe('2 indexes, constraints p');
     // ... and then analyzed, so the target has planner statistics before any cutover.
     const analyzed = async () =>
-      (
-        await sql<{ t: string }>(
-          'target',
-          db.name,
-          `SELECT s.schemaname || '.' || s.relname AS t FROM pg_catalog.pg_stat_all_tables s
-            WHERE s.last_analyze IS NOT NULL AND s.schemaname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'ferry')`,
-        )
-      ).map((r) => r.t);
+      Object.entries(await tablesAnalyzed('target', db.name))
+        .filter(([, yes]) => yes)
+        .map(([t]) => t);
     expect(await analyzed()).toContain('hc.big_keyed');
     // What finishLoad analyzes: a partition through its topmost partitioned table only (whose
     // ANALYZE covers every partition), nothing already analyzed.

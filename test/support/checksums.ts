@@ -30,3 +30,17 @@ export async function tableChecksums(side: Side, database: string): Promise<Reco
     await client.end();
   }
 }
+
+/** Whether each user table (not Ferry's, not the catalogs) has been analyzed by hand (last_analyze): "schema.name" -> yes/no. */
+export async function tablesAnalyzed(side: Side, database: string): Promise<Record<string, boolean>> {
+  const client = await connect(side, database);
+  try {
+    const { rows } = await client.query<{ t: string; analyzed: boolean }>(
+      `SELECT s.schemaname || '.' || s.relname AS t, s.last_analyze IS NOT NULL AS analyzed FROM pg_catalog.pg_stat_all_tables s
+        WHERE s.schemaname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'ferry')`,
+    );
+    return Object.fromEntries(rows.map((r) => [r.t, r.analyzed]));
+  } finally {
+    await client.end();
+  }
+}

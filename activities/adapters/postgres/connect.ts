@@ -193,13 +193,14 @@ function poolKey(ep: ResolvedEndpoint, options: ConnectOptions): string {
 }
 
 /**
- * Run `fn` (statements on `client`) so that aborting ctx.signal cancels the statement running on
- * the server (pg_cancel_backend from a separate session), not only the wait for it.
+ * Run `fn` (statements on `client`, a target session) so that aborting ctx.signal cancels the
+ * statement running on the server (pg_cancel_backend from a separate session), not only the wait
+ * for it.
  */
-export async function cancelOnAbort<T>(ctx: { signal?: AbortSignal; target: ResolvedEndpoint }, client: pg.Client, fn: () => Promise<T>, ep: ResolvedEndpoint = ctx.target): Promise<T> {
+export async function cancelOnAbort<T>(ctx: { signal?: AbortSignal; target: ResolvedEndpoint }, client: pg.Client, fn: () => Promise<T>): Promise<T> {
   const pid = (client as unknown as { processID?: number }).processID;
   const cancel = () => {
-    if (pid) void withClient(ep, (c) => c.query('SELECT pg_catalog.pg_cancel_backend($1)', [pid])).catch(() => undefined);
+    if (pid) void withClient(ctx.target, (c) => c.query('SELECT pg_catalog.pg_cancel_backend($1)', [pid])).catch(() => undefined);
   };
   ctx.signal?.throwIfAborted();
   ctx.signal?.addEventListener('abort', cancel, { once: true });

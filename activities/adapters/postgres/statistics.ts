@@ -34,7 +34,7 @@ export async function tablesToAnalyze(tgt: pg.Client, tables: TableRef[]): Promi
   if (tables.length === 0) return [];
   const r = await tgt.query<{ schema: string; name: string }>(
     `WITH RECURSIVE loaded AS (
-       SELECT c.oid, c.relkind FROM unnest($1::text[], $2::text[]) AS t(nspname, relname)
+       SELECT c.oid FROM unnest($1::text[], $2::text[]) AS t(nspname, relname)
          JOIN pg_catalog.pg_namespace n ON n.nspname = t.nspname
          JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.relname),
      needs AS (
