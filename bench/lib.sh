@@ -38,6 +38,14 @@ build_ferry() {
   node_modules/.bin/tsx scripts/build-workflow-bundle.ts "$BUNDLE" >/dev/null
   BUILT=1
 }
+# run_ferry_cli QUEUE: the migration in $OUT/bench.yaml, as a user runs it: `ferry start --wait
+# --json` (the CLI follows the workflow's result, so it returns as the workflow closes, not at its
+# next 2 s poll). Output in $OUT/ferry.log; exits the bench unless the outcome is completed.
+run_ferry_cli() {
+  FERRY_TASK_QUEUE="$1" node "$DIST/client/cli.js" start --wait --json "$OUT/bench.yaml" >"$OUT/ferry.log" 2>&1 ||
+    { cat "$OUT/ferry.log" >&2; echo "[bench] ferry did not complete" >&2; exit 1; }
+}
+
 # start_ferry QUEUE WORKER_ID NAME: the compiled worker polling QUEUE (started before any clock
 # starts), and $OUT/bench.yaml for migration NAME of $DB: parallelism 2, fence off, no validation.
 start_ferry() {

@@ -76,13 +76,7 @@ table_count() { src -At -c "SELECT count(*) FROM pg_class c WHERE relkind = 'r' 
 BENCH_QUEUE="ferry-bench-small-$$"
 trap stop_worker EXIT
 prepare_ferry() { start_ferry "$BENCH_QUEUE" bench-small "$NAME"; }
-run_ferry() {
-  FERRY_TASK_QUEUE="$BENCH_QUEUE" node "$DIST/client/cli.js" start "$OUT/bench.yaml" >"$OUT/ferry.log" 2>&1 || { cat "$OUT/ferry.log" >&2; exit 1; }
-  "$TEMPORAL_BIN" workflow result --workflow-id "$WORKFLOW_ID" --address "$TEMPORAL_ADDR" >>"$OUT/ferry.log" 2>&1 || { cat "$OUT/ferry.log" >&2; exit 1; }
-  # The outcome through Ferry's CLI: results over 128 KiB are gzipped (client/payloadCodec.ts), which the temporal CLI does not decode.
-  FERRY_TASK_QUEUE="$BENCH_QUEUE" node "$DIST/client/cli.js" status "$NAME" --json >>"$OUT/ferry.log" 2>&1 || true
-  grep -q '"outcome": *"completed"' "$OUT/ferry.log" || { cat "$OUT/ferry.log" >&2; echo "[bench] ferry did not complete" >&2; exit 1; }
-}
+run_ferry() { run_ferry_cli "$BENCH_QUEUE"; }
 # After a Ferry run: stop the worker, then read the workflow's phases, history (events, bytes,
 # largest payload) and the progress query's size. Sets FERRY_INFO (one line, for the report).
 FERRY_INFO=""

@@ -315,11 +315,35 @@ interface WatchOptions {
   stopOnFailed: boolean;
 }
 
-/** Poll until the workflow closes; show progress on the way. Returns the final status. */
+/**
+ * Poll until the workflow closes; show progress on the way. Returns the final status. Progress is
+ * polled every intervalMs, but the end is noticed at once: a long poll on the result cuts the
+ * wait short, so a script waiting on a migration does not lose up to an interval at the end.
+ */
 async function watch(ferry: FerryClient, id: string, io: Io, options: WatchOptions): Promise<MigrationStatus> {
   const live = options.view === 'live' ? new LiveView(io) : undefined;
   let lastLine = '';
   let lastLineAt = 0;
+  // Set when the workflow closes, whatever its outcome (the status call below reports it). Any
+  // other error of the long poll (Temporal unreachable for a while) leaves the interval polling.
+  let closed = false;
+  let wake: (() => void) | undefined;
+  void ferry.result(id).then(
+    () => true,
+    (err: unknown) => err instanceof MigrationFailedError,
+  ).then((ended) => {
+    closed = ended;
+    if (ended) wake?.();
+  });
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (closed) return resolve();
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   try {
     for (;;) {
       const s = await ferry.status(id);
@@ -336,7 +360,7 @@ async function watch(ferry: FerryClient, id: string, io: Io, options: WatchOptio
         }
       }
       if (!s.running || (options.stopOnFailed && s.progress?.phase === 'failed')) return s;
-      await new Promise((r) => setTimeout(r, options.intervalMs));
+      await pause(options.intervalMs);
     }
   } finally {
     live?.stop();

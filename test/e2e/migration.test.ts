@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { createDatabasePair, devSpec, repoRoot, sql } from '../support/env';
+import { createDatabasePair, devSpec, repoRoot, sql, temporalAddress } from '../support/env';
+import { runCli } from '../support/cli';
 import { loadDemoData } from '../support/dataset';
 import { tableChecksums, tablesAnalyzed } from '../support/checksums';
 import { historyText } from '../support/history';
@@ -88,8 +89,16 @@ describe('offline PostgreSQL -> PostgreSQL migration', () => {
     expect(await sourceIsWritable(db)).toBe(true);
     const after = await tableChecksums('source', db);
 
+    // `ferry status --wait-end` notices the end at once, not at its next poll: with an hour between
+    // polls it could only return within this test's timeout by following the workflow's result.
+    process.env.TEMPORAL_ADDRESS ??= temporalAddress;
+    const waitingCli = runCli(['status', handle.workflowId, '--wait-end', '--interval', '3600', '--json']);
     await handle.executeUpdate(approveCutoverUpdate, { args: [{ by: 'dba@example.com' }] });
     const result: MigrationResult = await handle.result();
+    const cli = await waitingCli;
+    expect(cli.err).toBe('');
+    expect(cli.code).toBe(0);
+    expect(JSON.parse(cli.out)).toMatchObject({ status: 'COMPLETED', result: { outcome: 'completed' } });
 
     expect(result.outcome).toBe('completed');
     expect(result.validation?.status).toBe('match');

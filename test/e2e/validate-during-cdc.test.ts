@@ -4,7 +4,6 @@
 // a row corrupted directly on the target, in a table the writer never touches, is reported with
 // exactly its table, key range and key. The update is refused before CDC and while one runs; the
 // cutover then completes as usual.
-import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowUpdateFailedError, WorkflowUpdateStage } from '@temporalio/client';
@@ -15,7 +14,8 @@ import { parseSpec } from '../../workflows/spec';
 import type { MigrationInput, MigrationProgress, MigrationResult, ValidationReport } from '../../workflows/types';
 import { approveCutoverUpdate, progressQuery, validateNowUpdate } from '../../workflows/messages';
 import type { migrationWorkflow } from '../../workflows/migration';
-import { EXIT, main } from '../../client/cli';
+import { EXIT } from '../../client/cli';
+import { runCli } from '../support/cli';
 
 let ferry: TestFerry;
 const drops: Array<() => Promise<void>> = [];
@@ -84,17 +84,6 @@ function onlineSpec(db: string): MigrationInput {
     ),
     tuning: { maximumAttempts: 10, initialRetryIntervalMs: 200, heartbeatTimeoutSeconds: 5 },
   };
-}
-
-function capture() {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      chunks.push(chunk.toString());
-      done();
-    },
-  });
-  return { stream, text: () => chunks.join('') };
 }
 
 const mismatching = (r: ValidationReport) => r.tables.filter((t) => t.status === 'mismatch').map((t) => t.source);
@@ -180,15 +169,13 @@ describe('validation on demand during change capture (Update validateNow)', () =
 
       // The same through the CLI: exit 1 (mismatch), the report names the table, the range and the row, as of an LSN.
       process.env.TEMPORAL_ADDRESS ??= temporalAddress;
-      const out = capture();
-      const err = capture();
-      const code = await main(['validate', input.spec.name, '--now', '--by', 'cli'], { out: out.stream, err: err.stream, isTTY: false });
-      expect(err.text()).toBe('');
-      expect(code).toBe(EXIT.failed);
-      expect(out.text()).toMatch(/during change capture, as of source LSN [0-9A-F]+\/[0-9A-F]+; requested by cli/);
-      expect(out.text()).toMatch(/re-checked after the target caught up \(3 round\(s\)\): .*public\.kv/);
-      expect(out.text()).toMatch(/public\.kv -> public\.kv: differences\n {2}range k in \[\S+, \S+\): source \d+ rows, target \d+ rows\n {4}k=2500 {2}changed/);
-      expect(out.text()).not.toMatch(/public\.accounts -> public\.accounts: differences/);
+      const cli = await runCli(['validate', input.spec.name, '--now', '--by', 'cli']);
+      expect(cli.err).toBe('');
+      expect(cli.code).toBe(EXIT.failed);
+      expect(cli.out).toMatch(/during change capture, as of source LSN [0-9A-F]+\/[0-9A-F]+; requested by cli/);
+      expect(cli.out).toMatch(/re-checked after the target caught up \(3 round\(s\)\): .*public\.kv/);
+      expect(cli.out).toMatch(/public\.kv -> public\.kv: differences\n {2}range k in \[\S+, \S+\): source \d+ rows, target \d+ rows\n {4}k=2500 {2}changed/);
+      expect(cli.out).not.toMatch(/public\.accounts -> public\.accounts: differences/);
 
       // Repair the row, then cut over as usual.
       await sql('target', db, `UPDATE kv SET v = 'v2500' WHERE k = 2500`);

@@ -5,7 +5,6 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import {
@@ -33,6 +32,7 @@ import {
   type MigrationStatus,
 } from '../../client/index';
 import { loadSpecFile, SpecFileError } from '../../client/spec-file';
+import { captureIo } from '../support/cli';
 
 const root = path.resolve(__dirname, '../..');
 const bin = path.join(root, 'bin/ferry');
@@ -43,22 +43,6 @@ const offline = { ...process.env, TEMPORAL_ADDRESS: '127.0.0.1:1', TEMPORAL_CONF
 function ferry(...args: string[]) {
   const r = spawnSync(bin, args, { cwd: os.tmpdir(), env: offline, encoding: 'utf8', timeout: 60_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function capture() {
-  const sink = () => {
-    const chunks: string[] = [];
-    const stream = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        chunks.push(chunk.toString());
-        done();
-      },
-    });
-    return { stream, text: () => chunks.join('') };
-  };
-  const out = sink();
-  const err = sink();
-  return { io: { out: out.stream, err: err.stream, isTTY: false }, out: out.text, err: err.text };
 }
 
 function tempSpec(name: string, content: string): string {
@@ -124,7 +108,7 @@ describe('ferry (child process through bin/ferry)', { timeout: 60_000 }, () => {
 
 describe('ferry (in process)', () => {
   it('validate-spec --json prints the spec with defaults', async () => {
-    const c = capture();
+    const c = captureIo();
     const code = await main(['validate-spec', '--json', path.join(root, 'examples/demo.yaml')], c.io);
     expect(code).toBe(EXIT.ok);
     const spec = JSON.parse(c.out()) as { name: string; tables: unknown; source: { port: number } };
@@ -134,7 +118,7 @@ describe('ferry (in process)', () => {
 
   it('an unknown key is named on stderr with exit 2', async () => {
     const file = tempSpec('typo.yaml', 'name: demo\nsource: {host: a, database: d, user: u}\ntarget: {host: b, database: d, user: u}\nparalelism: 3\n');
-    const c = capture();
+    const c = captureIo();
     expect(await main(['validate-spec', file], c.io)).toBe(EXIT.usage);
     expect(c.err()).toContain('paralelism: is not a known field');
   });

@@ -1,9 +1,9 @@
 // Update validateNow's validator (pure: workflows/messages.ts validateNowRejection) and how a
 // validation made during change capture reads: refused before CDC, for an offline migration,
 // while one runs, during an abort; the report says as of which LSN and what was re-checked.
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { EXIT, main, renderStatus } from '../../client/cli';
+import { EXIT, renderStatus } from '../../client/cli';
+import { runCli } from '../support/cli';
 import { validateNowRejection, type ValidateNowState } from '../../workflows/messages';
 import { renderValidationText } from '../../workflows/validationText';
 import { renderDetails } from '../../workflows/progress';
@@ -106,30 +106,17 @@ describe('a report made during change capture', () => {
   });
 });
 
-function capture() {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      chunks.push(chunk.toString());
-      done();
-    },
-  });
-  return { stream, text: () => chunks.join('') };
-}
-
 describe('ferry validate --now', () => {
   it('--by, --catch-up-timeout and --rechecks need --now (exit 2, before connecting)', async () => {
-    const out = capture();
-    const err = capture();
-    expect(await main(['validate', 'shop', '--rechecks', '2'], { out: out.stream, err: err.stream, isTTY: false })).toBe(EXIT.usage);
-    expect(err.text()).toContain('--by, --catch-up-timeout and --rechecks go with --now');
+    const r = await runCli(['validate', 'shop', '--rechecks', '2']);
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.err).toContain('--by, --catch-up-timeout and --rechecks go with --now');
   });
 
   it('rejects a bad --rechecks value (exit 2)', async () => {
-    const out = capture();
-    const err = capture();
-    expect(await main(['validate', 'shop', '--now', '--rechecks', '-1'], { out: out.stream, err: err.stream, isTTY: false })).toBe(EXIT.usage);
-    expect(err.text()).toContain('--rechecks must be a non-negative integer');
+    const r = await runCli(['validate', 'shop', '--now', '--rechecks', '-1']);
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.err).toContain('--rechecks must be a non-negative integer');
   });
 
   it('ferry status shows the validation made during CDC', () => {
