@@ -52,7 +52,8 @@ function groupTicks(before: Snapshot, after: Snapshot, root: number, others: Set
   const rootNow = after.procs[String(root)];
   if (rootNow) ticks += rootNow.self + rootNow.reaped - was(String(root)).self - was(String(root)).reaped;
   for (const [pid, p] of Object.entries(after.procs)) {
-    if (p.ppid === root && !others.has(Number(pid))) ticks += p.self + p.reaped - was(pid).self - was(pid).reaped;
+    // Not this tool itself: it is the calling shell's child, still running as it measures.
+    if (p.ppid === root && !others.has(Number(pid)) && Number(pid) !== process.pid) ticks += p.self + p.reaped - was(pid).self - was(pid).reaped;
   }
   // A child that ended meanwhile is in the root's reaped time with its whole life: take off what it had used before.
   for (const [pid, p] of Object.entries(before.procs)) {

@@ -113,11 +113,15 @@ CPU_GROUPS=("source=$(postmaster_of "$SRC")" "target=$(postmaster_of "$TGT")" "t
 TEMPORAL_PIDFILE="${FERRY_STATE_DIR:-$ROOT/.ferry}/run/temporal.pid" # where scripts/dev.sh keeps it
 [[ -f "$TEMPORAL_PIDFILE" ]] && CPU_GROUPS+=("temporal=$(cat "$TEMPORAL_PIDFILE")")
 declare -A CPU
+rm -f "$OUT"/cpu-*.jsonl
 cpu_snap() { "${CPU_TOOL[@]}" snap "$OUT/cpu-before.json"; }
-cpu_diff() { # METHOD: one JSON line per run
-  local groups=("${CPU_GROUPS[@]}")
-  [[ $1 == ferry && -n "$WORKER_PID" ]] && groups+=("worker=$WORKER_PID")
-  CPU[$1]+="$("${CPU_TOOL[@]}" diff "$OUT/cpu-before.json" "${groups[@]}")"$'\n'
+cpu_diff() { # METHOD: one JSON line per run (also kept in $OUT/cpu-METHOD.jsonl)
+  local groups=("${CPU_GROUPS[@]}") line
+  # Ferry's worker lives across the runs: in the other methods' runs its (idle) time is shown apart too, not as theirs.
+  [[ -n "$WORKER_PID" ]] && groups+=("worker=$WORKER_PID")
+  line="$("${CPU_TOOL[@]}" diff "$OUT/cpu-before.json" "${groups[@]}")"
+  CPU[$1]+="$line"$'\n'
+  echo "$line" >>"$OUT/cpu-$1.jsonl"
 }
 
 build_dataset
