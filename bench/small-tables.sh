@@ -8,11 +8,12 @@
 #   bench/small-tables.sh clean                drop the bench databases this script creates, on both clusters
 #
 # Conventions as bench/full-load.sh (which this does not change): Ferry compiled by `tsc` with a
-# prebuilt workflow bundle, its own worker on a private task queue, started and polling before the
-# clock starts; timed from the CLI's start to the workflow's result (a long poll); target database
-# dropped and recreated before each run. Its own databases (bench_small_*), workflow ids
-# (ferry-bench-small, ferry-bench-small-huge) and output folder (bench/out/small-tables/), so it never
-# touches what full-load.sh uses. Writes bench/out/small-tables/compare.md and many/many.md. Not
+# prebuilt workflow bundle, its own worker on a private task queue, started fresh for each run
+# (full-load.sh keeps one across its runs) and polling before the clock starts; timed from `ferry
+# start --wait`'s start to its exit (it follows the workflow's result); target database dropped
+# and recreated before each run. Its own databases (bench_small_*), workflow ids
+# (ferry-bench-small, ferry-bench-small-huge) and output folder (bench/out/small-tables/), so it
+# never touches what full-load.sh uses. Writes bench/out/small-tables/compare.md and many/many.md. Not
 # part of the test suite.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -201,7 +202,7 @@ compare() {
     done
     echo
     echo "Commands (target database dropped and recreated before each run; runs interleaved: many/ferry, many/pgcopydb, few/ferry, few/pgcopydb):"
-    echo '- ferry: `node bench/out/small-tables/dist/client/cli.js start bench/out/small-tables/bench.yaml` then `temporal workflow result --workflow-id ferry-bench-small` (a long poll), timed from the CLI start to the result; worker `node bench/out/small-tables/dist/worker/main.js` with a prebuilt workflow bundle, started and polling before the clock starts, on its own task queue; parallelism 2, fence off, validation none, fullLoad.chunkTargetMB default (256)'
+    echo '- ferry: `node bench/out/small-tables/dist/client/cli.js start --wait --json bench/out/small-tables/bench.yaml`, timed from the CLI start to its exit (`--wait` follows the workflow'"'"'s result); worker `node bench/out/small-tables/dist/worker/main.js` with a prebuilt workflow bundle, started and polling before the clock starts, on its own task queue; parallelism 2, fence off, validation none, fullLoad.chunkTargetMB default (256)'
     echo '- pgcopydb: `pgcopydb clone --source SRC --target TGT --table-jobs 2 --index-jobs 2` (0.10, Debian package)'
   } >"$OUT/compare.md"
   cat "$OUT/compare.md"
