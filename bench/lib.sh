@@ -40,10 +40,11 @@ build_ferry() {
 }
 # run_ferry_cli QUEUE: the migration in $OUT/bench.yaml, as a user runs it: `ferry start --wait
 # --json` (the CLI follows the workflow's result, so it returns as the workflow closes, not at its
-# next 2 s poll). Output in $OUT/ferry.log; exits the bench unless the outcome is completed.
-run_ferry_cli() {
-  FERRY_TASK_QUEUE="$1" node "$DIST/client/cli.js" start --wait --json "$OUT/bench.yaml" >"$OUT/ferry.log" 2>&1 ||
-    { cat "$OUT/ferry.log" >&2; echo "[bench] ferry did not complete" >&2; exit 1; }
+# next 2 s poll). Status JSON in $OUT/ferry.log, stderr in $OUT/ferry.err; exits the bench unless
+# the outcome is completed.
+run_ferry_cli() { # stdout (the final status as JSON) apart from stderr, so a warning cannot break its parsing
+  FERRY_TASK_QUEUE="$1" node "$DIST/client/cli.js" start --wait --json "$OUT/bench.yaml" >"$OUT/ferry.log" 2>"$OUT/ferry.err" ||
+    { cat "$OUT/ferry.log" "$OUT/ferry.err" >&2; echo "[bench] ferry did not complete" >&2; exit 1; }
 }
 
 # start_ferry QUEUE WORKER_ID NAME: the compiled worker polling QUEUE (started before any clock

@@ -326,9 +326,11 @@ async function watch(ferry: FerryClient, id: string, io: Io, options: WatchOptio
   let lastLineAt = 0;
   // Set when the workflow closes, whatever its outcome (the status call below reports it). Any
   // other error of the long poll (Temporal unreachable for a while) leaves the interval polling.
+  // Aborted when watching ends, so a pending long poll does not keep the process alive.
   let closed = false;
   let wake: (() => void) | undefined;
-  void ferry.result(id).then(
+  const stopFollowing = new AbortController();
+  void ferry.result(id, { signal: stopFollowing.signal }).then(
     () => true,
     (err: unknown) => err instanceof MigrationFailedError,
   ).then((ended) => {
@@ -337,7 +339,11 @@ async function watch(ferry: FerryClient, id: string, io: Io, options: WatchOptio
   });
   const pause = (ms: number) =>
     new Promise<void>((resolve) => {
-      if (closed) return resolve();
+      // Once only: a new run under the same id (a name reused) is polled at the interval again.
+      if (closed) {
+        closed = false;
+        return resolve();
+      }
       const timer = setTimeout(resolve, ms);
       wake = () => {
         clearTimeout(timer);
@@ -363,6 +369,7 @@ async function watch(ferry: FerryClient, id: string, io: Io, options: WatchOptio
       await pause(options.intervalMs);
     }
   } finally {
+    stopFollowing.abort();
     live?.stop();
   }
 }

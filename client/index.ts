@@ -374,11 +374,13 @@ export class FerryClient {
   /**
    * Wait for the migration to end. Resolves with the result (outcome `completed` or `aborted`);
    * throws MigrationFailedError if the workflow failed, was cancelled, terminated or timed out.
+   * `signal` stops the wait (its long poll would otherwise outlive close() by up to ~20 s).
    */
-  async result(idOrName: string): Promise<MigrationResult> {
+  async result(idOrName: string, options: { signal?: AbortSignal } = {}): Promise<MigrationResult> {
     const id = migrationIdFrom(idOrName);
     try {
-      return await this.handle(id).result();
+      const wait = () => this.handle(id).result();
+      return await (options.signal ? this.client.connection.withAbortSignal(options.signal, wait) : wait());
     } catch (err) {
       if (err instanceof WorkflowFailedError) {
         const status = await this.describe(id).then(

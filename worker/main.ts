@@ -1,6 +1,6 @@
 // The Ferry worker process. Runs until SIGINT/SIGTERM: the SDK's runtime then stops polling,
 // lets running activities see cancellation and finish their rollback, and exits.
-import './gcTuning'; // first: V8 settings before anything allocates
+import './gcTuning'; // first: V8 settings before any COPY traffic
 import { NativeConnection } from '@temporalio/worker';
 import { closeParkedCaptures } from '../activities/adapters/postgres/replication';
 import { describeConnection, loadConnectionOptions } from '../client/connection';

@@ -4,7 +4,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { createDatabasePair, devSpec, repoRoot, sql, temporalAddress } from '../support/env';
-import { runCli } from '../support/cli';
+import { captureIo } from '../support/cli';
+import { main } from '../../client/cli';
 import { loadDemoData } from '../support/dataset';
 import { tableChecksums, tablesAnalyzed } from '../support/checksums';
 import { historyText } from '../support/history';
@@ -89,16 +90,20 @@ describe('offline PostgreSQL -> PostgreSQL migration', () => {
     expect(await sourceIsWritable(db)).toBe(true);
     const after = await tableChecksums('source', db);
 
-    // `ferry status --wait-end` notices the end at once, not at its next poll: with an hour between
-    // polls it could only return within this test's timeout by following the workflow's result.
+    // `ferry status --watch` notices the end at once, not at its next poll: once it has seen the
+    // migration running, with an hour between polls it can only end within this test's timeout by
+    // following the workflow's result.
     process.env.TEMPORAL_ADDRESS ??= temporalAddress;
-    const waitingCli = runCli(['status', handle.workflowId, '--wait-end', '--interval', '3600', '--json']);
+    const watching = captureIo();
+    const watchExit = main(['status', handle.workflowId, '--watch', '--interval', '3600', '--json'], watching.io);
+    await waitFor(() => Promise.resolve(watching.out()), (text) => text.includes('"running":true'), 30_000, 'ferry status --watch polled once');
     await handle.executeUpdate(approveCutoverUpdate, { args: [{ by: 'dba@example.com' }] });
     const result: MigrationResult = await handle.result();
-    const cli = await waitingCli;
-    expect(cli.err).toBe('');
-    expect(cli.code).toBe(0);
-    expect(JSON.parse(cli.out)).toMatchObject({ status: 'COMPLETED', result: { outcome: 'completed' } });
+    expect(await watchExit).toBe(0);
+    expect(watching.err()).toBe('');
+    const lines = watching.out().trim().split('\n');
+    expect(JSON.parse(lines[0]!)).toMatchObject({ running: true });
+    expect(JSON.parse(lines[lines.length - 1]!)).toMatchObject({ running: false, status: 'COMPLETED', result: { outcome: 'completed' } });
 
     expect(result.outcome).toBe('completed');
     expect(result.validation?.status).toBe('match');
