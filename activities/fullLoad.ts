@@ -3,6 +3,7 @@
 // the target, so a retried batch skips what is done; the heartbeat carries the chunks finished so
 // far and the rows/bytes of the one in flight.
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import type { ChunkResult, FullLoadPlan, LoadChunk, MigrationContext, TableMapping } from '../workflows/types';
 import { compactPlan } from '../workflows/fullLoad';
 import { engineContext, heartbeating, type ActivityDeps } from './context';
@@ -102,6 +103,15 @@ export function fullLoadActivities(deps: ActivityDeps) {
         },
         () => beat,
       );
+    },
+
+    /** Online mode, after SnapshotLost: the load starts again from scratch under a new snapshot (engine.restartLoad). */
+    async restartLoad(ctx: MigrationContext, tables: TableMapping[]): Promise<void> {
+      return heartbeating(beatOften(deps), async () => {
+        const { engine, ectx } = await engineContext(deps, ctx);
+        if (!engine.restartLoad) throw ApplicationFailure.nonRetryable(`engine ${ctx.spec.engine} cannot restart a full load`, 'Unsupported');
+        await engine.restartLoad(ectx, tables);
+      });
     },
 
     async finishLoad(ctx: MigrationContext, tables: TableMapping[]): Promise<void> {

@@ -61,6 +61,9 @@ export { progressQuery, approveCutoverUpdate, approveSignal, abortSignal, retryU
 /** Differing rows per table the activities of an on-demand validation list (the report keeps validation.maxReportedRows). */
 const LIVE_ROW_CAP = 1000;
 
+/** Online loads restarted from scratch after a lost slot snapshot, per attempt of the step; then it fails (and can be retried). */
+const MAX_ONLINE_RELOADS = 3;
+
 function validSpec(input: MigrationInput): MigrationSpec {
   try {
     return parseSpec(input.spec);
@@ -363,11 +366,13 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     publishDetails(progress);
     const counted = new Set<string>();
     const limits = { ...DEFAULT_BATCH_LIMITS, maxChunks: tuning.batchMaxChunks ?? DEFAULT_BATCH_LIMITS.maxChunks };
+    let reloads = 0; // online restarts from scratch in this attempt of the step (a retry starts a new count)
     for (;;) {
       const pending = chunks.filter((c) => !counted.has(c.id));
       if (pending.length === 0) return;
       const holder = new CancellationScope();
       let holderError: unknown;
+      let reloadFromScratch = false;
       const holderProxy = patched('snapshot-holder-try-cancel') ? holderActsNoWait : holderActs;
       const holding = holder.run(() => holderProxy.holdSnapshot(ctx)).then(
         () => undefined,
@@ -395,12 +400,32 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
           },
         );
       } catch (err) {
-        if (!isSnapshotLost(err) || !fence) throw err;
-        progress.snapshotRestarts = (progress.snapshotRestarts ?? 0) + 1;
-        log.warn('source snapshot lost; the source is fenced, so the load continues under a new snapshot', { error: errorMessage(err).message });
+        if (!isSnapshotLost(err)) throw err;
+        if (fence) {
+          progress.snapshotRestarts = (progress.snapshotRestarts ?? 0) + 1;
+          log.warn('source snapshot lost; the source is fenced, so the load continues under a new snapshot', { error: errorMessage(err).message });
+        } else if (online && reloads < MAX_ONLINE_RELOADS && patched('online-snapshot-reload')) {
+          // Online, the snapshot came with the slot: rows copied under it and the slot's changes
+          // meet only at its position. A new snapshot needs a new slot, and every table again.
+          reloads += 1;
+          progress.snapshotRestarts = (progress.snapshotRestarts ?? 0) + 1;
+          reloadFromScratch = true;
+          log.warn('source snapshot lost during the online load; the load starts again from scratch under a new slot', {
+            error: errorMessage(err).message,
+            restart: reloads,
+          });
+        } else {
+          throw err;
+        }
       } finally {
         holder.cancel();
         await holding;
+      }
+      if (reloadFromScratch) {
+        await acts.restartLoad(ctx, tables);
+        counted.clear();
+        planTables(progress, chunks);
+        publishDetails(progress);
       }
     }
   }

@@ -236,7 +236,7 @@ export interface MigrationProgress {
   /** Online mode: the last on-demand validation during change capture (`ferry validate ID --now`). */
   liveValidation?: OnDemandValidation;
   abortRequested: boolean;
-  /** Times the full load went on under a new snapshot after losing one (fenced source only). */
+  /** Times the full load went on under a new snapshot after losing one: a fenced source continues; online, the load starts again under a new slot. */
   snapshotRestarts?: number;
   /** Online modes: replication lag in seconds, when known. */
   lagSeconds?: number;

@@ -63,6 +63,12 @@ export interface MigrationEngine {
   /** The snapshot id holdSnapshot recorded, once it can be imported; undefined while not (yet) there. */
   currentSnapshot?(ctx: EngineContext): Promise<string | undefined>;
   /**
+   * Online mode, after the snapshot the load reads under is lost: forget the load so it starts
+   * again under a new snapshot from a new change stream position (PostgreSQL: drop the slot,
+   * empty the loaded target tables and their chunk markers). Idempotent.
+   */
+  restartLoad?(ctx: EngineContext, tables: TableMapping[]): Promise<void>;
+  /**
    * Copy one chunk under `snapshotId` (when given); its rows commit with its marker, and a chunk
    * already marked is skipped. A snapshot that cannot be imported any more throws SnapshotLost.
    */

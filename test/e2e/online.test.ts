@@ -166,6 +166,32 @@ describe('online PostgreSQL -> PostgreSQL migration', () => {
     expect(result.downtimeSeconds).toBeGreaterThan(0);
   });
 
+  it('a slot snapshot lost during the load: the load restarts from scratch under a new slot, and the target still equals the source', async () => {
+    const db = await onlineDatabases();
+    const writer = startWriter(db);
+    // The first chunk batch ends the replication session holding the slot's exported snapshot
+    // (as a network cut or a source restart would), before it imports that snapshot.
+    let killed = 0;
+    ferry.faults.copyChunks = async () => {
+      if (killed > 0) return;
+      killed += 1;
+      const walsenders = `SELECT pid FROM pg_stat_activity WHERE backend_type = 'walsender' AND datname = current_database()`;
+      await sql('source', db, `SELECT pg_terminate_backend(pid) FROM (${walsenders}) w`);
+      await waitFor(() => sql('source', db, walsenders), (rows) => rows.length === 0, 10_000, 'the holder session ended');
+    };
+    try {
+      const handle = await startOnline(ferry.env.client, ferry.taskQueue, db);
+      await waitFor(() => progressOf(handle), (p) => p.phase === 'cdc' && (p.capture?.applied ?? 0) > 0, 120_000, 'changes applied');
+      const result = await finishAndCompare(handle, db, writer);
+      expect(killed).toBe(1);
+      expect(result.progress.snapshotRestarts).toBe(1);
+      const restarts = (await handle.fetchHistory()).events?.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'restartLoad');
+      expect(restarts).toHaveLength(1);
+    } finally {
+      delete ferry.faults.copyChunks;
+    }
+  });
+
   it('survives kill -9 of the worker during CDC three times', async () => {
     const db = await onlineDatabases();
     const bundle = await bundleFile();

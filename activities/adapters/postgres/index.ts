@@ -7,7 +7,7 @@ import { precheck } from './precheck';
 import { currentLsn, prepareCapture, stopCapture, streamChanges, syncSequences } from './replication';
 import { applyRenames } from './renames';
 import { finishLoad, provision } from './schema';
-import { currentSnapshot, holdSnapshot } from './snapshot';
+import { currentSnapshot, holdSnapshot, restartSlotLoad } from './snapshot';
 import { recheckValidation, validate, waitForAppliedLsn } from './validate';
 
 export function createPostgresEngine(): MigrationEngine {
@@ -17,6 +17,7 @@ export function createPostgresEngine(): MigrationEngine {
     planFullLoad,
     holdSnapshot,
     currentSnapshot,
+    restartLoad: restartSlotLoad,
     copyChunk,
     finishLoad,
     fenceSource,

@@ -244,22 +244,26 @@ async function freeSlot(src: pg.Client, slot: string, waitMs: number, terminate:
   }
 }
 
+/** Drop `slot` if it exists, ending the walsender that holds it first. Idempotent. */
+export async function dropSlot(src: pg.Client, slot: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    await freeSlot(src, slot, 2_000, true);
+    try {
+      await src.query('SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name = $1', [slot]);
+      return;
+    } catch (err) {
+      if (pgCode(err) !== '55006' || attempt >= 20) throw err; // still active: a walsender raced us
+    }
+  }
+}
+
 /** Drop the slot (ending its walsender first), the publication and the heartbeat table. Idempotent. */
 export async function stopCapture(ctx: EngineContext): Promise<void> {
   let src: pg.Client | undefined;
   await parkedCaptures.discard(ctx.migrationId); // its walsender holds the slot
   try {
     src = await connectEndpoint(ctx.source, SOURCE_WRITER);
-    const slot = slotName(ctx.migrationId);
-    for (let attempt = 0; ; attempt++) {
-      await freeSlot(src, slot, 2_000, true);
-      try {
-        await src.query('SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name = $1', [slot]);
-        break;
-      } catch (err) {
-        if (pgCode(err) !== '55006' || attempt >= 20) throw err; // still active: a walsender raced us
-      }
-    }
+    await dropSlot(src, slotName(ctx.migrationId));
     await src.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(publicationName(ctx.migrationId))}`);
     await dropHeartbeatTable(src, heartbeatTable(ctx.migrationId));
   } catch (err) {

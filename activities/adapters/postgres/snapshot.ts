@@ -5,14 +5,16 @@
 // transaction: when that session dies, imports fail and the copies say so (SnapshotLost).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
+import type { TableMapping } from '../../../workflows/types';
 import type { EngineContext } from '../engine';
 import { FerryError, SnapshotLost } from '../errors';
 import { classifyError, closeClient, connectEndpoint, pgCode, withClient } from './connect';
-import { ensureState, SNAPSHOT_TABLE, STATE_SCHEMA } from './state';
+import { CHUNK_TABLE, ensureState, SNAPSHOT_TABLE, STATE_SCHEMA } from './state';
 // online mode (CDC) only:
 import { isLsn } from './lsn';
-import { connectReplication, ensureCdcState, recordSlot, slotName } from './replication';
-import { quoteIdent } from './sql';
+import { SOURCE_WRITER } from './heartbeat';
+import { connectReplication, dropSlot, ensureCdcState, recordSlot, slotName } from './replication';
+import { qualify, quoteIdent } from './sql';
 
 /** What pg_export_snapshot returns (e.g. 00000003-0000001B-1): checked before it is put into SQL text. */
 export const SNAPSHOT_ID = /^[0-9A-F]+-[0-9A-F]+-[0-9]+$/i;
@@ -172,7 +174,7 @@ function slotSnapshotGone(slot: string, why: string): SnapshotLost {
   return new SnapshotLost(
     `replication slot ${slot} already exists from an earlier attempt, but the snapshot it exported is gone (${why}): ` +
       'rows copied under that snapshot and changes streamed from the slot would no longer meet, so the full load must restart from scratch ' +
-      '(Ferry drops the slot and empties the target tables; then retry)',
+      '(Ferry drops the slot, empties the target tables and loads them again under a new slot)',
   );
 }
 
@@ -269,5 +271,45 @@ export async function holdSlotSnapshot(ctx: EngineContext): Promise<void> {
   } catch (err) {
     if (err instanceof FerryError) throw err;
     throw classifyError(err, ctx.source);
+  }
+}
+
+/**
+ * Online mode, after the slot's snapshot is lost: rows copied under it and the changes the slot
+ * would stream no longer meet at one point, so the load starts again from scratch. The slot is
+ * dropped (its walsender ended first), so the next holder creates a new one with a new snapshot;
+ * the loaded target tables are emptied and their chunk markers forgotten in one target
+ * transaction, so every chunk is copied again. Idempotent.
+ */
+export async function restartSlotLoad(ctx: EngineContext, tables: TableMapping[]): Promise<void> {
+  try {
+    await withClient(ctx.source, (src) => dropSlot(src, slotName(ctx.migrationId)), SOURCE_WRITER);
+    await withClient(ctx.target, async (tgt) => {
+      await ensureState(tgt);
+      // Where the load writes: the source names (renames come at cutover). A partitioned table is
+      // emptied with its partitions; any other only by itself (not inheritance children).
+      const found = await tgt.query<{ schema: string; name: string; relkind: string }>(
+        `SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind
+           FROM unnest($1::text[], $2::text[]) AS t(schema, name)
+           JOIN pg_catalog.pg_namespace n ON n.nspname = t.schema
+           JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.name AND c.relkind IN ('r', 'p')`,
+        [tables.map((t) => t.source.schema), tables.map((t) => t.source.name)],
+      );
+      await tgt.query('BEGIN');
+      try {
+        if (found.rows.length > 0) {
+          await tgt.query(`TRUNCATE TABLE ${found.rows.map((r) => `${r.relkind === 'p' ? '' : 'ONLY '}${qualify(r.schema, r.name)}`).join(', ')}`);
+        }
+        await tgt.query(`DELETE FROM ${CHUNK_TABLE} WHERE migration_id = $1`, [ctx.migrationId]);
+        await tgt.query(`DELETE FROM ${SNAPSHOT_TABLE} WHERE migration_id = $1`, [ctx.migrationId]);
+        await tgt.query('COMMIT');
+      } catch (err) {
+        await tgt.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
+  } catch (err) {
+    if (err instanceof FerryError) throw err;
+    throw classifyError(err, ctx.target);
   }
 }
