@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Ferry's local development environment: Temporal dev server (UI on 8233) and two PostgreSQL
-# clusters (source and target, wal_level=logical), all under .ferry/ in the repository.
+# Ferry's local development environment: Temporal dev server (UI on 8233, decoding Ferry's gzipped
+# payloads through its codec server, started with it) and two PostgreSQL clusters (source and
+# target, wal_level=logical), all under .ferry/ in the repository.
 #
 #   scripts/dev.sh up [temporal|pg|COMPONENT]...
 #                                        install what is missing, start what is stopped (idempotent);
@@ -57,8 +58,9 @@ temporal_up() {
   bin="$(temporal_bin)"
   if alive "$pidf"; then log "temporal already running (pid $(cat "$pidf"))"; else
     mkdir -p "$STATE/temporal"
+    # The UI decodes Ferry's gzipped payloads through the codec server (started below, with it).
     local args=(server start-dev --ip 127.0.0.1 --port "$FERRY_TEMPORAL_PORT" --ui-port "$FERRY_TEMPORAL_UI_PORT"
-      --db-filename "$STATE/temporal/dev.db" --log-level warn)
+      --ui-codec-endpoint "http://127.0.0.1:$FERRY_CODEC_PORT" --db-filename "$STATE/temporal/dev.db" --log-level warn)
     for sa in "${SEARCH_ATTRIBUTES[@]}"; do args+=(--search-attribute "$sa"); done
     log "starting temporal dev server on :$FERRY_TEMPORAL_PORT (UI http://localhost:$FERRY_TEMPORAL_UI_PORT)"
     setsid nohup "$bin" "${args[@]}" >"$LOGS/temporal.log" 2>&1 </dev/null &
@@ -70,6 +72,8 @@ temporal_up() {
     alive "$pidf" || { tail -20 "$LOGS/temporal.log" >&2; die "temporal exited during start"; }
     sleep 0.5
   done
+  # The UI is set to use it: whenever Temporal is up, so is the codec server.
+  component codec up
   # Registered by start-dev on a new db; make sure on an existing one too (idempotent).
   local existing
   existing="$("$bin" operator search-attribute list --address "127.0.0.1:$FERRY_TEMPORAL_PORT" 2>/dev/null || true)"
@@ -236,5 +240,5 @@ case "${1:-}" in
   status) cmd_status ;;
   env) cmd_env ;;
   worker-restart) worker_restart ;;
-  *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
