@@ -72,8 +72,6 @@ temporal_up() {
     alive "$pidf" || { tail -20 "$LOGS/temporal.log" >&2; die "temporal exited during start"; }
     sleep 0.5
   done
-  # The UI is set to use it: whenever Temporal is up, so is the codec server.
-  component codec up
   # Registered by start-dev on a new db; make sure on an existing one too (idempotent).
   local existing
   existing="$("$bin" operator search-attribute list --address "127.0.0.1:$FERRY_TEMPORAL_PORT" 2>/dev/null || true)"
@@ -81,6 +79,9 @@ temporal_up() {
     grep -q "${sa%%=*}" <<<"$existing" ||
       "$bin" operator search-attribute create --address "127.0.0.1:$FERRY_TEMPORAL_PORT" --name "${sa%%=*}" --type "${sa#*=}" >/dev/null
   done
+  # The UI is set to use it: whenever Temporal is up, so is the codec server. Only the UI's view
+  # of gzipped payloads needs it, so a failure is a warning, not the end of `up`.
+  component codec up || log "warning: the codec server did not start (see $LOGS/codec.log); the UI shows payloads over 128 KiB as binary/gzip"
 }
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -182,6 +183,7 @@ cmd_up() {
     case "$p" in
       temporal) temporal_up ;;
       pg) pg_up ;;
+      codec) component codec up || log "warning: the codec server did not start (see $LOGS/codec.log)" ;;
       *) [[ -f "$ROOT/scripts/components/$p.sh" ]] || die "unknown component '$p'"
          component "$p" up ;;
     esac

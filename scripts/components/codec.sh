@@ -24,12 +24,12 @@ mkdir -p "$RUN" "$LOGS"
 log() { printf '[ferry dev] %s\n' "$*" >&2; }
 die() { printf '[ferry dev] error: %s\n' "$*" >&2; exit 1; }
 alive() { [[ -f "$PIDF" ]] && kill -0 "$(cat "$PIDF")" 2>/dev/null; }
-# Any HTTP answer will do (GET / is a 404 by design: the protocol is POST /decode and /encode).
-ready() { [[ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/" 2>/dev/null)" != 000 ]]; }
+# Ready when OUR process says it listens (a port taken by something else would answer a probe too).
+ready() { grep -q 'ferry codec server on' "$LOGS/codec.log" 2>/dev/null; }
 
 cmd_up() {
   local tsx="$ROOT/node_modules/.bin/tsx"
-  [[ -x "$tsx" ]] || die "$tsx is missing (run 'npm ci'); the codec server runs from this repository"
+  [[ -x "$tsx" ]] || die "$tsx is missing (run 'npm install' in $ROOT); the codec server runs from this repository"
   if alive; then log "codec server already running (pid $(cat "$PIDF"))"; else
     log "starting the codec server on $URL (for the Temporal UI on :$FERRY_TEMPORAL_UI_PORT)"
     # setsid: a process-group leader, so `down` stops tsx and its node child together.
@@ -40,8 +40,7 @@ cmd_up() {
   fi
   local i
   for i in $(seq 1 120); do
-    # Ready only if OUR process answers (another server on the port would answer too).
-    if ready && alive; then sleep 0.2; alive && return 0; fi
+    if ready && alive; then return 0; fi
     alive || { tail -20 "$LOGS/codec.log" >&2; die "the codec server exited during start (port $FERRY_CODEC_PORT taken? set FERRY_CODEC_PORT)"; }
     sleep 0.25
   done

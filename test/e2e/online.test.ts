@@ -3,13 +3,14 @@
 // of the worker during CDC; abort during CDC leaves nothing on the source.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import pg from 'pg';
 import { connect, createDatabasePair, devSpec, sql } from '../support/env';
 import { tableChecksums, type TableSum } from '../support/checksums';
 import { startTestFerry, waitFor, type TestFerry } from '../support/temporal';
 import { bundleFile, startWorkerProcess, type WorkerProcess } from '../integration/fullload-support';
 import { parseSpec } from '../../workflows/spec';
-import type { MigrationInput, MigrationProgress, MigrationResult } from '../../workflows/types';
+import type { ChunkResult, MigrationInput, MigrationProgress, MigrationResult } from '../../workflows/types';
 import { abortSignal, approveCutoverUpdate, progressQuery } from '../../workflows/messages';
 import type { migrationWorkflow } from '../../workflows/migration';
 
@@ -108,8 +109,9 @@ function onlineSpec(db: string): MigrationInput {
   };
 }
 
-async function startOnline(client: Client, taskQueue: string, db: string) {
-  const input = onlineSpec(db);
+async function startOnline(client: Client, taskQueue: string, db: string, tuning: MigrationInput['tuning'] = {}) {
+  const base = onlineSpec(db);
+  const input = { ...base, tuning: { ...base.tuning, ...tuning } };
   return client.workflow.start<typeof migrationWorkflow>('migrationWorkflow', {
     taskQueue,
     workflowId: `ferry-${input.spec.name}`,
@@ -169,24 +171,42 @@ describe('online PostgreSQL -> PostgreSQL migration', () => {
   it('a slot snapshot lost during the load: the load restarts from scratch under a new slot, and the target still equals the source', async () => {
     const db = await onlineDatabases();
     const writer = startWriter(db);
-    // The first chunk batch ends the replication session holding the slot's exported snapshot
-    // (as a network cut or a source restart would), before it imports that snapshot.
+    // One chunk per activity, two at a time: the third starts once a chunk has committed under the
+    // slot's snapshot. It ends the replication session holding that snapshot (as a network cut or
+    // a source restart would) before importing it, so the load must empty what it copied and start over.
+    let calls = 0;
     let killed = 0;
-    ferry.faults.copyChunks = async () => {
-      if (killed > 0) return;
+    let committedBefore: string[] = [];
+    ferry.faults.copyChunks = async (ctx) => {
+      calls += 1;
+      if (calls !== 3) return;
       killed += 1;
+      const marked = await sql<{ id: string }>('target', db, `SELECT chunk_id AS id FROM ferry.chunk WHERE migration_id = $1`, [ctx.migrationId]);
+      committedBefore = marked.map((m) => m.id);
       const walsenders = `SELECT pid FROM pg_stat_activity WHERE backend_type = 'walsender' AND datname = current_database()`;
       await sql('source', db, `SELECT pg_terminate_backend(pid) FROM (${walsenders}) w`);
       await waitFor(() => sql('source', db, walsenders), (rows) => rows.length === 0, 10_000, 'the holder session ended');
     };
     try {
-      const handle = await startOnline(ferry.env.client, ferry.taskQueue, db);
+      const handle = await startOnline(ferry.env.client, ferry.taskQueue, db, { batchMaxChunks: 1 });
       await waitFor(() => progressOf(handle), (p) => p.phase === 'cdc' && (p.capture?.applied ?? 0) > 0, 120_000, 'changes applied');
       const result = await finishAndCompare(handle, db, writer);
       expect(killed).toBe(1);
       expect(result.progress.snapshotRestarts).toBe(1);
-      const restarts = (await handle.fetchHistory()).events?.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'restartLoad');
+      const events = (await handle.fetchHistory()).events ?? [];
+      const restarts = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'restartLoad');
       expect(restarts).toHaveLength(1);
+      // What was committed under the lost snapshot was copied again after the restart, not skipped by its marker.
+      expect(committedBefore.length).toBeGreaterThan(0);
+      const restartedAt = Number(restarts[0]!.eventId);
+      const copiedAfter = events
+        .filter((e) => Number(e.eventId) > restartedAt && e.activityTaskCompletedEventAttributes)
+        .flatMap((e) => {
+          const payload = e.activityTaskCompletedEventAttributes!.result?.payloads?.[0];
+          const value: unknown = payload ? defaultPayloadConverter.fromPayload(payload) : undefined;
+          return Array.isArray(value) ? (value as ChunkResult[]) : [];
+        });
+      for (const id of committedBefore) expect(copiedAfter.find((r) => r.chunkId === id)).toMatchObject({ skipped: false });
     } finally {
       delete ferry.faults.copyChunks;
     }

@@ -274,42 +274,59 @@ export async function holdSlotSnapshot(ctx: EngineContext): Promise<void> {
   }
 }
 
+/** Tables emptied per target transaction: a TRUNCATE locks each table with its TOAST table and indexes, and the lock table is finite. */
+const RESTART_RUN = 1000;
+
 /**
  * Online mode, after the slot's snapshot is lost: rows copied under it and the changes the slot
- * would stream no longer meet at one point, so the load starts again from scratch. The slot is
- * dropped (its walsender ended first), so the next holder creates a new one with a new snapshot;
- * the loaded target tables are emptied and their chunk markers forgotten in one target
- * transaction, so every chunk is copied again. Idempotent.
+ * would stream no longer meet at one point, so the load starts again from scratch. The tables
+ * that have chunk markers are emptied together with their markers (runs of RESTART_RUN tables, a
+ * transaction each), the recorded snapshot is forgotten, and only then is the slot dropped (its
+ * walsender ended first). In that order, a restart cut short leaves the slot without a snapshot,
+ * so the next holder throws SnapshotLost and the restart runs again; dropping the slot first would
+ * let a new slot start while rows of the old snapshot stay marked done. Idempotent.
  */
 export async function restartSlotLoad(ctx: EngineContext, tables: TableMapping[]): Promise<void> {
   try {
-    await withClient(ctx.source, (src) => dropSlot(src, slotName(ctx.migrationId)), SOURCE_WRITER);
     await withClient(ctx.target, async (tgt) => {
       await ensureState(tgt);
-      // Where the load writes: the source names (renames come at cutover). A partitioned table is
-      // emptied with its partitions; any other only by itself (not inheritance children).
-      const found = await tgt.query<{ schema: string; name: string; relkind: string }>(
-        `SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind
-           FROM unnest($1::text[], $2::text[]) AS t(schema, name)
-           JOIN pg_catalog.pg_namespace n ON n.nspname = t.schema
-           JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.name AND c.relkind IN ('r', 'p')`,
-        [tables.map((t) => t.source.schema), tables.map((t) => t.source.name)],
-      );
-      await tgt.query('BEGIN');
-      try {
-        if (found.rows.length > 0) {
-          await tgt.query(`TRUNCATE TABLE ${found.rows.map((r) => `${r.relkind === 'p' ? '' : 'ONLY '}${qualify(r.schema, r.name)}`).join(', ')}`);
+      // Markers name the table where the load writes: the source name (renames come at cutover).
+      const marked = await tgt.query<{ table: string }>(`SELECT DISTINCT source_table AS table FROM ${CHUNK_TABLE} WHERE migration_id = $1`, [ctx.migrationId]);
+      const loaded = new Set(marked.rows.map((r) => r.table));
+      const byName = new Map(tables.map((t) => [qualify(t.source.schema, t.source.name), t] as const));
+      const toEmpty = [...byName].filter(([name]) => loaded.has(name));
+      for (let i = 0; i < toEmpty.length; i += RESTART_RUN) {
+        const run = toEmpty.slice(i, i + RESTART_RUN);
+        // A partitioned table is emptied with its partitions; any other only by itself (not inheritance children).
+        const found = await tgt.query<{ schema: string; name: string; relkind: string }>(
+          `SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind
+             FROM unnest($1::text[], $2::text[]) AS t(schema, name)
+             JOIN pg_catalog.pg_namespace n ON n.nspname = t.schema
+             JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.name AND c.relkind IN ('r', 'p')`,
+          [run.map(([, t]) => t.source.schema), run.map(([, t]) => t.source.name)],
+        );
+        await tgt.query('BEGIN');
+        try {
+          if (found.rows.length > 0) {
+            await tgt.query(`TRUNCATE TABLE ${found.rows.map((r) => `${r.relkind === 'p' ? '' : 'ONLY '}${qualify(r.schema, r.name)}`).join(', ')}`);
+          }
+          await tgt.query(`DELETE FROM ${CHUNK_TABLE} WHERE migration_id = $1 AND source_table = ANY($2::text[])`, [ctx.migrationId, run.map(([name]) => name)]);
+          await tgt.query('COMMIT');
+        } catch (err) {
+          await tgt.query('ROLLBACK').catch(() => undefined);
+          throw err;
         }
-        await tgt.query(`DELETE FROM ${CHUNK_TABLE} WHERE migration_id = $1`, [ctx.migrationId]);
-        await tgt.query(`DELETE FROM ${SNAPSHOT_TABLE} WHERE migration_id = $1`, [ctx.migrationId]);
-        await tgt.query('COMMIT');
-      } catch (err) {
-        await tgt.query('ROLLBACK').catch(() => undefined);
-        throw err;
       }
+      await tgt.query(`DELETE FROM ${SNAPSHOT_TABLE} WHERE migration_id = $1`, [ctx.migrationId]);
     });
   } catch (err) {
     if (err instanceof FerryError) throw err;
     throw classifyError(err, ctx.target);
+  }
+  try {
+    await withClient(ctx.source, (src) => dropSlot(src, slotName(ctx.migrationId)), SOURCE_WRITER);
+  } catch (err) {
+    if (err instanceof FerryError) throw err;
+    throw classifyError(err, ctx.source);
   }
 }
