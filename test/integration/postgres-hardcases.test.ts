@@ -267,7 +267,10 @@ describe('native postgres engine: full-load hard cases', () => {
     // What finishLoad analyzes: a partition through its topmost partitioned table only (whose
     // ANALYZE covers every partition), nothing already analyzed.
     const leaves = [{ schema: 'hc', name: 'part_eu_2023' }, { schema: 'hc', name: 'part_other' }, { schema: 'hc', name: 'big_keyed' }];
-    expect(await withClient(ctx.target, (c) => tablesToAnalyze(c, leaves))).toEqual([{ schema: 'hc', name: 'part' }]);
+    // The chunk sessions end, so their inserts reach the statistics now, after big_keyed's early
+    // ANALYZE (its n_mod_since_analyze is no longer 0): that must not make it look unanalyzed.
+    await closeIdleSessions();
+    expect(await withClient(ctx.target, (c) => tablesToAnalyze(c, ctx.migrationId, leaves))).toEqual([{ schema: 'hc', name: 'part' }]);
 
     await engine.finishLoad(ctx, provisioned.tables);
 
@@ -341,6 +344,27 @@ describe('native postgres engine: full-load hard cases', () => {
     expect(r).toMatchObject({ chunkId: '"hc"."types"', skipped: false });
     next.release();
     await next.done;
+  }, 60_000);
+
+  it('a chunk copied under a snapshot the migration no longer loads under commits nothing (a late copy after a restart)', async () => {
+    const ctx3: EngineContext = { ...ctx, migrationId: `late-${db.name}` };
+    const chunk = (await engine.planFullLoad(ctx3, provisioned.tables)).find((c) => c.id === '"hc"."types"')!;
+    const holder = await startHolder(ctx3);
+    try {
+      // What a restart does first: the recorded snapshot is forgotten, while still importable.
+      await sql('target', db.name, 'DELETE FROM ferry.snapshot WHERE migration_id = $1', [ctx3.migrationId]);
+      const before = await sql('target', db.name, 'SELECT count(*)::int AS n FROM hc.types');
+      const err = await engine.copyChunk(ctx3, chunk, () => undefined, holder.id).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SnapshotLost);
+      expect((err as Error).message).toMatch(/chunk "hc"\."types": snapshot \S+ is no longer the one this migration loads under/);
+      // Neither its marker nor its rows (nor its TRUNCATE) were committed.
+      expect(await sql('target', db.name, 'SELECT 1 FROM ferry.chunk WHERE migration_id = $1', [ctx3.migrationId])).toEqual([]);
+      expect(await sql('target', db.name, 'SELECT count(*)::int AS n FROM hc.types')).toEqual(before);
+      expect(before[0]?.n).toBeGreaterThan(0);
+    } finally {
+      holder.release();
+      await holder.done.catch(() => undefined);
+    }
   }, 60_000);
 
   it('a source session lost in the middle of a chunk: ConnectionFailed (retried), nothing of it committed; a referenced table loads without TRUNCATE', async () => {

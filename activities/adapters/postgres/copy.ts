@@ -30,7 +30,7 @@ import { mapSchema } from './selection';
 import { analyzeTable } from './statistics';
 import { displayName, qualify, quoteIdent, quoteIdentList } from './sql';
 import { CHUNK_TABLE, ensureState, PLAN_TABLE } from './state';
-import { beginUnderSnapshot, SNAPSHOT_ID } from './snapshot';
+import { beginUnderSnapshot, lockSnapshotForChunk, SNAPSHOT_ID } from './snapshot';
 
 /** Stable chunk id: the quoted source table, plus the range when there is one. */
 export function chunkId(table: TableMapping, range?: LoadChunk['range']): string {
@@ -414,6 +414,7 @@ export async function copyChunk(
     await pipeline(reader, writer, ctx.signal ? { signal: ctx.signal } : {});
     const rows = writer.rowCount ?? reader.rowsSoFar();
     const bytes = reader.bytes;
+    if (snapshotId !== undefined) await lockSnapshotForChunk(tgt, ctx.migrationId, snapshotId, `chunk ${chunk.id}`);
     await tgt.query(
       `INSERT INTO ${CHUNK_TABLE} (migration_id, chunk_id, source_table, target_table, rows, bytes, worker) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
       [ctx.migrationId, chunk.id, from, qualify(table.target.schema, table.target.name), rows, bytes, ctx.workerId],

@@ -276,7 +276,7 @@ export async function finishLoad(ctx: EngineContext, tables: TableMapping[]): Pr
     }
     await syncSequences(ctx, src, tgt, dump);
     // Statistics for what the per-table path did not analyze (the load writes under source names).
-    for (const table of await tablesToAnalyze(tgt, tables.map((t) => t.source))) await analyzeTable(ctx, tgt, table);
+    for (const table of await tablesToAnalyze(tgt, ctx.migrationId, tables.map((t) => t.source))) await analyzeTable(ctx, tgt, table);
   } catch (err) {
     throw classifyError(err, tgt ? ctx.target : ctx.source);
   } finally {

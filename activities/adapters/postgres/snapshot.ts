@@ -279,17 +279,21 @@ const RESTART_RUN = 1000;
 
 /**
  * Online mode, after the slot's snapshot is lost: rows copied under it and the changes the slot
- * would stream no longer meet at one point, so the load starts again from scratch. The tables
- * that have chunk markers are emptied together with their markers (runs of RESTART_RUN tables, a
- * transaction each), the recorded snapshot is forgotten, and only then is the slot dropped (its
- * walsender ended first). In that order, a restart cut short leaves the slot without a snapshot,
- * so the next holder throws SnapshotLost and the restart runs again; dropping the slot first would
- * let a new slot start while rows of the old snapshot stay marked done. Idempotent.
+ * would stream no longer meet at one point, so the load starts again from scratch. The recorded
+ * snapshot is forgotten (see lockSnapshotForChunk), the tables that have chunk markers are emptied
+ * together with their markers (runs of RESTART_RUN tables, a transaction each), and only then is
+ * the slot dropped (its walsender ended first). In that order, a restart cut short leaves the
+ * slot without a snapshot, so the next holder throws SnapshotLost and the restart runs again;
+ * dropping the slot first would let a new slot start while rows of the old snapshot stay marked
+ * done. Idempotent.
  */
 export async function restartSlotLoad(ctx: EngineContext, tables: TableMapping[]): Promise<void> {
   try {
     await withClient(ctx.target, async (tgt) => {
       await ensureState(tgt);
+      // The snapshot first: chunks still copying under it then fail at their marker (or, already
+      // past it, make this wait for their commit), so no chunk of it commits behind the emptying.
+      await tgt.query(`DELETE FROM ${SNAPSHOT_TABLE} WHERE migration_id = $1`, [ctx.migrationId]);
       // Markers name the table where the load writes: the source name (renames come at cutover).
       const marked = await tgt.query<{ table: string }>(`SELECT DISTINCT source_table AS table FROM ${CHUNK_TABLE} WHERE migration_id = $1`, [ctx.migrationId]);
       const loaded = new Set(marked.rows.map((r) => r.table));
@@ -317,7 +321,6 @@ export async function restartSlotLoad(ctx: EngineContext, tables: TableMapping[]
           throw err;
         }
       }
-      await tgt.query(`DELETE FROM ${SNAPSHOT_TABLE} WHERE migration_id = $1`, [ctx.migrationId]);
     });
   } catch (err) {
     if (err instanceof FerryError) throw err;
@@ -329,4 +332,16 @@ export async function restartSlotLoad(ctx: EngineContext, tables: TableMapping[]
     if (err instanceof FerryError) throw err;
     throw classifyError(err, ctx.source);
   }
+}
+
+/**
+ * In a chunk's target transaction, just before its marker: the snapshot the chunk read under is
+ * still the migration's. FOR SHARE, so a restart that forgets it (restartSlotLoad, or a fenced
+ * load going on under a new snapshot) waits for this chunk to commit, and a chunk that finds it
+ * forgotten (a late copy from a worker cut off meanwhile) fails instead of committing rows, and a
+ * marker, of a snapshot the load no longer uses.
+ */
+export async function lockSnapshotForChunk(tgt: pg.Client, migrationId: string, snapshotId: string, what: string): Promise<void> {
+  const r = await tgt.query(`SELECT 1 FROM ${SNAPSHOT_TABLE} WHERE migration_id = $1 AND snapshot_id = $2 FOR SHARE`, [migrationId, snapshotId]);
+  if (!r.rowCount) throw new SnapshotLost(`${what}: snapshot ${snapshotId} is no longer the one this migration loads under; its rows are not kept`);
 }
