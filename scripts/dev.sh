@@ -79,8 +79,12 @@ temporal_up() {
     grep -q "${sa%%=*}" <<<"$existing" ||
       "$bin" operator search-attribute create --address "127.0.0.1:$FERRY_TEMPORAL_PORT" --name "${sa%%=*}" --type "${sa#*=}" >/dev/null
   done
-  # The UI is set to use it: whenever Temporal is up, so is the codec server. Only the UI's view
-  # of gzipped payloads needs it, so a failure is a warning, not the end of `up`.
+  # The UI is set to use it: whenever Temporal is up, so is the codec server.
+  codec_up
+}
+
+# Only the UI's view of gzipped payloads needs the codec server: a failure is a warning, not the end of `up`.
+codec_up() {
   component codec up || log "warning: the codec server did not start (see $LOGS/codec.log); the UI shows payloads over 128 KiB as binary/gzip"
 }
 
@@ -183,7 +187,7 @@ cmd_up() {
     case "$p" in
       temporal) temporal_up ;;
       pg) pg_up ;;
-      codec) component codec up || log "warning: the codec server did not start (see $LOGS/codec.log)" ;;
+      codec) codec_up ;;
       *) [[ -f "$ROOT/scripts/components/$p.sh" ]] || die "unknown component '$p'"
          component "$p" up ;;
     esac

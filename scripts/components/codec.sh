@@ -10,20 +10,12 @@
 # scripts/dev.sh, which exports FERRY_STATE_DIR, FERRY_CACHE, FERRY_RUN, FERRY_LOGS.
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../versions.env
-source "$HERE/../versions.env"
-ROOT="$(cd "$HERE/../.." && pwd)"
-STATE="${FERRY_STATE_DIR:-$ROOT/.ferry}"
-RUN="${FERRY_RUN:-$STATE/run}"
-LOGS="${FERRY_LOGS:-$STATE/logs}"
+# shellcheck source=../component-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../component-lib.sh"
 PIDF="$RUN/codec.pid"
 URL="http://127.0.0.1:$FERRY_CODEC_PORT"
 mkdir -p "$RUN" "$LOGS"
 
-log() { printf '[ferry dev] %s\n' "$*" >&2; }
-die() { printf '[ferry dev] error: %s\n' "$*" >&2; exit 1; }
-alive() { [[ -f "$PIDF" ]] && kill -0 "$(cat "$PIDF")" 2>/dev/null; }
 # Ready when OUR process says it listens (a port taken by something else would answer a probe too).
 ready() { grep -q 'ferry codec server on' "$LOGS/codec.log" 2>/dev/null; }
 

@@ -9,21 +9,12 @@
 # that pid. Run by scripts/dev.sh, which exports FERRY_STATE_DIR, FERRY_CACHE, FERRY_RUN, FERRY_LOGS.
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../versions.env
-source "$HERE/../versions.env"
-ROOT="$(cd "$HERE/../.." && pwd)"
-STATE="${FERRY_STATE_DIR:-$ROOT/.ferry}"
-CACHE="${FERRY_CACHE:-$HOME/.cache/ferry}"
-RUN="${FERRY_RUN:-$STATE/run}"
-LOGS="${FERRY_LOGS:-$STATE/logs}"
+# shellcheck source=../component-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../component-lib.sh"
 PIDF="$RUN/gcs.pid"
 BIN="$CACHE/bin/fake-gcs-server"
 mkdir -p "$RUN" "$LOGS" "$CACHE/bin"
 
-log() { printf '[ferry dev] %s\n' "$*" >&2; }
-die() { printf '[ferry dev] error: %s\n' "$*" >&2; exit 1; }
-alive() { [[ -f "$PIDF" ]] && kill -0 "$(cat "$PIDF")" 2>/dev/null; }
 ready() { curl -fsS -o /dev/null "http://127.0.0.1:$FERRY_GCS_PORT/storage/v1/b" 2>/dev/null; }
 
 install_bin() {

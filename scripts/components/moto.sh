@@ -11,21 +11,12 @@
 # moto moves no data and emulates DMS only partly: see docs/dms.md's support matrix.
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../versions.env
-source "$HERE/../versions.env"
-ROOT="$(cd "$HERE/../.." && pwd)"
-STATE="${FERRY_STATE_DIR:-$ROOT/.ferry}"
-CACHE="${FERRY_CACHE:-$HOME/.cache/ferry}"
-RUN="${FERRY_RUN:-$STATE/run}"
-LOGS="${FERRY_LOGS:-$STATE/logs}"
+# shellcheck source=../component-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../component-lib.sh"
 VENV="$CACHE/moto-venv"
 PIDF="$RUN/moto.pid"
 URL="http://127.0.0.1:$FERRY_MOTO_PORT"
 
-log() { printf '[ferry dev] %s\n' "$*" >&2; }
-die() { printf '[ferry dev] error: %s\n' "$*" >&2; exit 1; }
-alive() { [[ -f "$PIDF" ]] && kill -0 "$(cat "$PIDF")" 2>/dev/null; }
 
 ready() {
   # moto answers its own dashboard API once the server is up.

