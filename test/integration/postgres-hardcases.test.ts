@@ -368,7 +368,7 @@ describe('native postgres engine: full-load hard cases', () => {
   }, 60_000);
 
   it('a source session lost in the middle of a chunk: ConnectionFailed (retried), nothing of it committed; a referenced table loads without TRUNCATE', async () => {
-    const ctx3: EngineContext = { ...ctx, migrationId: `cut-${db.name}`, spec: { ...ctx.spec, fullLoad: { chunkTargetMB: 1000 } } };
+    const ctx3: EngineContext = { ...ctx, migrationId: `cut-${db.name}`, spec: { ...ctx.spec, fullLoad: { ...ctx.spec.fullLoad, chunkTargetMB: 1000 } } };
     const chunks = await engine.planFullLoad(ctx3, provisioned.tables);
     // Whole, and referenced by a foreign key by now: loaded without TRUNCATE (FREEZE needs one).
     const chunk = chunks.find((c) => c.id === '"hc"."big_keyed"')!;

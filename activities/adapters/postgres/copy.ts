@@ -25,7 +25,7 @@ import { ConnectionFailed, CopyFailed, FerryError, SnapshotLost } from '../error
 import { integerKey, leafPartitions, needsTextFormat, relationSize, relkindOf } from './catalog';
 import { cancelOnAbort, classifyError, closeClient, connectEndpoint, isConnectionLoss, leaseSession, pgCode, releaseSession, serverVersionNum } from './connect';
 import { CopyDataOut, copyDataIn, startCopyOut } from './copystream';
-import { buildIndexes, earlyIndexStatements } from './indexes';
+import { buildIndexes, earlyIndexStatements, indexBuildSettings } from './indexes';
 import { mapSchema } from './selection';
 import { analyzeTable } from './statistics';
 import { displayName, qualify, quoteIdent, quoteIdentList } from './sql';
@@ -336,7 +336,8 @@ async function indexWhenComplete(ctx: EngineContext, src: pg.Client, tgt: pg.Cli
   const got = await tgt.query<{ ok: boolean }>("SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('ferry.index'), pg_catalog.hashtext($1)) AS ok", [key]);
   if (!got.rows[0]?.ok) return;
   try {
-    await cancelOnAbort(ctx, tgt, () => buildIndexes(tgt, chunk.table.source, statements));
+    const settings = await indexBuildSettings(tgt, ctx.spec.fullLoad);
+    await cancelOnAbort(ctx, tgt, () => buildIndexes(tgt, chunk.table.source, statements, settings));
     await analyzeTable(ctx, tgt, chunk.table.source);
   } finally {
     await tgt.query("SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('ferry.index'), pg_catalog.hashtext($1))", [key]);

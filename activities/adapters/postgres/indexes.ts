@@ -6,6 +6,7 @@
 // statistics targets on its indexes, partition indexes) is left whole to finishLoad, whose
 // pg_restore skips what already exists, so both paths together build everything exactly once.
 import type pg from 'pg';
+import type { MigrationSpec } from '../../../workflows/spec';
 import type { TableRef } from '../../../workflows/types';
 import { qualify, quoteIdent } from './sql';
 
@@ -77,12 +78,40 @@ async function exists(tgt: pg.Client, table: TableRef, s: IndexStatement): Promi
   return (r.rowCount ?? 0) > 0;
 }
 
-/** Run the statements not yet done on the target (each in its own transaction); returns how many ran. */
-export async function buildIndexes(tgt: pg.Client, table: TableRef, statements: IndexStatement[]): Promise<number> {
+/** Session settings of index builds on the target (maintenance_work_mem in kB, parallel workers). */
+export type IndexBuildSettings = Record<'maintenance_work_mem' | 'max_parallel_maintenance_workers', string>;
+
+/**
+ * The settings index builds run with: spec.fullLoad.indexMemoryMB, or the target's own
+ * maintenance_work_mem when that is larger (a DBA's tuning is never lowered), and
+ * spec.fullLoad.indexParallelWorkers. Specs recorded before these options get their defaults.
+ */
+export async function indexBuildSettings(tgt: pg.Client, fullLoad: Partial<MigrationSpec['fullLoad']>): Promise<IndexBuildSettings> {
+  const r = await tgt.query<{ kb: string }>(`SELECT setting AS kb FROM pg_catalog.pg_settings WHERE name = 'maintenance_work_mem'`);
+  const kb = Math.max(Number(r.rows[0]?.kb ?? 0), (fullLoad.indexMemoryMB ?? 1024) * 1024);
+  return { maintenance_work_mem: `${kb}kB`, max_parallel_maintenance_workers: String(fullLoad.indexParallelWorkers ?? 0) };
+}
+
+/**
+ * Run the statements not yet done on the target, each in its own transaction under `settings`
+ * (SET LOCAL: the session goes back to its own values after); returns how many ran.
+ */
+export async function buildIndexes(tgt: pg.Client, table: TableRef, statements: IndexStatement[], settings: IndexBuildSettings): Promise<number> {
   let ran = 0;
   for (const s of statements) {
     if (await exists(tgt, table, s)) continue;
-    await tgt.query(s.sql);
+    await tgt.query('BEGIN');
+    try {
+      await tgt.query(`SELECT pg_catalog.set_config('maintenance_work_mem', $1, true), pg_catalog.set_config('max_parallel_maintenance_workers', $2, true)`, [
+        settings.maintenance_work_mem,
+        settings.max_parallel_maintenance_workers,
+      ]);
+      await tgt.query(s.sql);
+      await tgt.query('COMMIT');
+    } catch (err) {
+      await tgt.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
     ran++;
   }
   return ran;

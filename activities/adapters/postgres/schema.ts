@@ -6,8 +6,9 @@ import type { ProvisionResult, TableMapping, TableRef } from '../../../workflows
 import type { EngineContext } from '../engine';
 import { PrecheckFailed, SchemaCopyFailed, TargetConflict } from '../errors';
 import { existingSchemas, existingTables, loadSelection } from './catalog';
-import { classifyError, closeClient, connectEndpoint } from './connect';
+import { classifyError, closeClient, connectEndpoint, startupOptions } from './connect';
 import { dumpSchema, selectedOids, toolError, type SchemaDump } from './dump';
+import { indexBuildSettings } from './indexes';
 import { plannedObjects, resolveOnTarget } from './objects';
 import type { Selection } from './selection';
 import { analyzeTable, tablesToAnalyze } from './statistics';
@@ -265,10 +266,12 @@ export async function finishLoad(ctx: EngineContext, tables: TableMapping[]): Pr
     if (entries.length > 0) {
       const list = path.join(path.dirname(dump.file), 'post-data.list');
       writeFileSync(list, formatToc(entries));
+      // Index builds here run with the settings of the early ones (indexes.ts), through PGOPTIONS.
+      const env = { ...pgEnv(ctx.target), PGOPTIONS: startupOptions(await indexBuildSettings(tgt, ctx.spec.fullLoad)) };
       await runTool(
         pgBin('pg_restore'),
         ['-d', dbConninfo(ctx.target), '--section=post-data', '-j', String(ctx.spec.parallelism), ...RESTORE_FLAGS, '-L', list, dump.file],
-        pgEnv(ctx.target),
+        env,
         { signal: ctx.signal },
       ).catch((err) => {
         throw toolError(err, ctx.target, 'pg_restore of indexes, constraints and triggers to the target');
