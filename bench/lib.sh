@@ -43,7 +43,7 @@ build_ferry() {
 # next 2 s poll). Status JSON in $OUT/ferry.log, stderr in $OUT/ferry.err; exits the bench unless
 # the outcome is completed.
 run_ferry_cli() { # stdout (the final status as JSON) apart from stderr, so a warning cannot break its parsing
-  FERRY_TASK_QUEUE="$1" node "$DIST/client/cli.js" start --wait --json "$OUT/bench.yaml" >"$OUT/ferry.log" 2>"$OUT/ferry.err" ||
+  FERRY_TASK_QUEUE="$1" node ${CLI_NODE_ARGS:-} "$DIST/client/cli.js" start --wait --json "$OUT/bench.yaml" >"$OUT/ferry.log" 2>"$OUT/ferry.err" ||
     { cat "$OUT/ferry.log" "$OUT/ferry.err" >&2; echo "[bench] ferry did not complete" >&2; exit 1; }
 }
 
@@ -51,7 +51,7 @@ run_ferry_cli() { # stdout (the final status as JSON) apart from stderr, so a wa
 # starts), and $OUT/bench.yaml for migration NAME of $DB: parallelism 2, fence off, no validation.
 start_ferry() {
   build_ferry
-  # WORKER_NODE_ARGS: node options for the worker, e.g. "--cpu-prof --cpu-prof-dir=DIR".
+  # WORKER_NODE_ARGS (CLI_NODE_ARGS): node options for the worker (the CLI), e.g. "--cpu-prof --cpu-prof-dir=DIR".
   FERRY_TASK_QUEUE="$1" FERRY_WORKER_ID="$2" FERRY_WORKFLOW_BUNDLE="$BUNDLE" \
     node ${WORKER_NODE_ARGS:-} "$DIST/worker/main.js" >"$OUT/worker.log" 2>&1 </dev/null &
   WORKER_PID=$!
