@@ -353,6 +353,32 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     }
   }
 
+  /** The snapshot holder activity, running in its own scope (holding settles when it ends, never rejects). */
+  interface Holder {
+    scope: CancellationScope;
+    holding: Promise<void>;
+    /** Why it ended, unless cancelled. */
+    error?: unknown;
+  }
+
+  function startHolder(): Holder {
+    const scope = new CancellationScope();
+    const holderProxy = patched('snapshot-holder-try-cancel') ? holderActsNoWait : holderActs;
+    const holder: Holder = { scope, holding: Promise.resolve() };
+    holder.holding = scope.run(() => holderProxy.holdSnapshot(ctx)).then(
+      () => undefined,
+      (err: unknown) => {
+        if (!isCancellation(err)) holder.error = err;
+      },
+    );
+    return holder;
+  }
+
+  async function stopHolder(holder: Holder): Promise<void> {
+    holder.scope.cancel();
+    await holder.holding;
+  }
+
   /**
    * Copy every chunk under one exported snapshot, held open by a holder activity for as long as
    * chunks need it. If the holder's session is lost (its worker died), chunks fail with
@@ -361,7 +387,16 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
    * new snapshot would be another point in time, so the step fails loudly instead.
    */
   async function fullLoad(tables: ProvisionResult['tables']): Promise<void> {
-    const chunks = expandPlan(tables, await acts.planFullLoad(ctx, tables));
+    // The holder does not need the plan: it starts alongside planning, so the snapshot is
+    // exported by the time the chunks are known (the two were ~0.1 s one after the other).
+    let early = tables.length > 0 && patched('hold-snapshot-while-planning') ? startHolder() : undefined;
+    let chunks: LoadChunk[];
+    try {
+      chunks = expandPlan(tables, await acts.planFullLoad(ctx, tables));
+    } catch (err) {
+      if (early) await stopHolder(early);
+      throw err;
+    }
     planTables(progress, chunks);
     publishDetails(progress);
     const counted = new Set<string>();
@@ -369,23 +404,20 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     let reloads = 0; // online restarts from scratch in this attempt of the step (a retry starts a new count)
     for (;;) {
       const pending = chunks.filter((c) => !counted.has(c.id));
-      if (pending.length === 0) return;
-      const holder = new CancellationScope();
-      let holderError: unknown;
+      if (pending.length === 0) {
+        if (early) await stopHolder(early);
+        return;
+      }
+      const current = early ?? startHolder();
+      early = undefined;
+      const { scope: holder, holding } = current;
       let reloadFromScratch = false;
-      const holderProxy = patched('snapshot-holder-try-cancel') ? holderActsNoWait : holderActs;
-      const holding = holder.run(() => holderProxy.holdSnapshot(ctx)).then(
-        () => undefined,
-        (err: unknown) => {
-          if (!isCancellation(err)) holderError = err;
-        },
-      );
       try {
         const snapshotId = await holder.run(() =>
           Promise.race([
             acts.waitForSnapshot(ctx),
             holding.then(() => {
-              throw ApplicationFailure.nonRetryable(`the session holding the source snapshot ended before it was exported: ${errorMessage(holderError).message}`, 'SnapshotLost');
+              throw ApplicationFailure.nonRetryable(`the session holding the source snapshot ended before it was exported: ${errorMessage(current.error).message}`, 'SnapshotLost');
             }),
           ]),
         );
@@ -418,8 +450,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
           throw err;
         }
       } finally {
-        holder.cancel();
-        await holding;
+        await stopHolder(current);
       }
       if (reloadFromScratch) {
         await acts.restartLoad(ctx, tables);

@@ -57,6 +57,9 @@ INSERT INTO sales.event (at, what) SELECT date '2023-06-01' + g % 400, 'e' || g 
 INSERT INTO "Odd Schema"."Mixed ""Case""; table" SELECT g, 'v ' || g FROM generate_series(1, 50) g;
 INSERT INTO public.nokey SELECT g, 'x' FROM generate_series(1, 10) g;
 INSERT INTO public.skipme VALUES (1);
+-- A DBA's own autovacuum settings, which the load must keep.
+ALTER TABLE public.nokey SET (autovacuum_enabled = true);
+ALTER TABLE public.empty_one SET (autovacuum_enabled = false, fillfactor = 90);
 SELECT setval('sales.invoice_no', 5000, true);
 `;
 
@@ -158,6 +161,25 @@ describe('native postgres engine', () => {
     expect(customer.columns.find((c) => c.source === 'name')?.target).toBe('full_name');
     // A retry after success is a no-op with the same result.
     expect(await engine.provision(ctx)).toEqual(provisioned);
+    // Autovacuum is paused for the load where the source does not set it (not on the partitioned
+    // parent, which has no storage of its own); the DBA's settings stay as they are.
+    const autovacuum = () =>
+      sql<{ t: string; o: string[] | null }>(
+        'target',
+        db.name,
+        `SELECT n.nspname || '.' || c.relname AS t, c.reloptions AS o FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname IN ('sales', 'public', 'Odd Schema') AND c.relkind IN ('r', 'p') ORDER BY 1`,
+      ).then((rows) => Object.fromEntries(rows.map((r) => [r.t, (r.o ?? []).join(',')])));
+    expect(await autovacuum()).toEqual({
+      'Odd Schema.Mixed "Case"; table': 'autovacuum_enabled=false',
+      'public.empty_one': 'autovacuum_enabled=false,fillfactor=90',
+      'public.nokey': 'autovacuum_enabled=true',
+      'sales.customer': 'autovacuum_enabled=false',
+      'sales.event': '',
+      'sales.event_2023': 'autovacuum_enabled=false',
+      'sales.event_2024': 'autovacuum_enabled=false',
+      'sales.invoice': 'autovacuum_enabled=false',
+    });
 
     const chunks = await engine.planFullLoad(ctx, provisioned.tables);
     const ids = chunks.map((c) => c.id);
@@ -189,6 +211,17 @@ describe('native postgres engine', () => {
 
     await engine.finishLoad(ctx, provisioned.tables);
     await engine.finishLoad(ctx, provisioned.tables); // idempotent
+    // Given back where Ferry paused it, and only there.
+    expect(await autovacuum()).toEqual({
+      'Odd Schema.Mixed "Case"; table': '',
+      'public.empty_one': 'autovacuum_enabled=false,fillfactor=90',
+      'public.nokey': 'autovacuum_enabled=true',
+      'sales.customer': '',
+      'sales.event': '',
+      'sales.event_2023': '',
+      'sales.event_2024': '',
+      'sales.invoice': '',
+    });
     await engine.applyRenames(ctx, provisioned.tables);
     await engine.applyRenames(ctx, provisioned.tables); // idempotent
 

@@ -12,6 +12,7 @@ import { indexBuildSettings } from './indexes';
 import { plannedObjects, resolveOnTarget } from './objects';
 import type { Selection } from './selection';
 import { analyzeTable, tablesToAnalyze } from './statistics';
+import { pauseAutovacuum, resumeAutovacuum } from './autovacuum';
 import { displayName, qualify, quoteIdent } from './sql';
 import { ensureState, readProvisioned, writeProvisioned, type ProvisionedObject } from './state';
 import { CATALOG, formatToc, POST_DATA_DESCS, PRE_DATA_DESCS, preDataRuns, type TocEntry } from './toc';
@@ -60,6 +61,7 @@ export async function provision(ctx: EngineContext): Promise<ProvisionResult> {
     if (previous && present.length === tables.length) {
       // An earlier attempt's restore committed (every run of it) but the attempt died before recording it.
       const objects = await resolveOnTarget(tgt, previous.objects);
+      await pauseAutovacuum(tgt, tables);
       await writeProvisioned(tgt, ctx.migrationId, { status: 'done', createdSchemas: result.createdSchemas, objects, result });
       return result;
     }
@@ -108,6 +110,8 @@ export async function provision(ctx: EngineContext): Promise<ProvisionResult> {
     }
 
     const resolved = await resolveOnTarget(tgt, objects);
+    // Until finishLoad (autovacuum.ts says why).
+    await pauseAutovacuum(tgt, tables);
     await writeProvisioned(tgt, ctx.migrationId, { status: 'done', createdSchemas, objects: resolved, result });
     return result;
   } catch (err) {
@@ -280,6 +284,8 @@ export async function finishLoad(ctx: EngineContext, tables: TableMapping[]): Pr
     await syncSequences(ctx, src, tgt, dump);
     // Statistics for what the per-table path did not analyze (the load writes under source names).
     for (const table of await tablesToAnalyze(tgt, ctx.migrationId, tables.map((t) => t.source))) await analyzeTable(ctx, tgt, table);
+    // Loaded, indexed and analyzed: autovacuum is back on what provision paused.
+    await resumeAutovacuum(src, tgt, allTables(sel));
   } catch (err) {
     throw classifyError(err, tgt ? ctx.target : ctx.source);
   } finally {
