@@ -57,6 +57,10 @@ INSERT INTO sales.event (at, what) SELECT date '2023-06-01' + g % 400, 'e' || g 
 INSERT INTO "Odd Schema"."Mixed ""Case""; table" SELECT g, 'v ' || g FROM generate_series(1, 50) g;
 INSERT INTO public.nokey SELECT g, 'x' FROM generate_series(1, 10) g;
 INSERT INTO public.skipme VALUES (1);
+COMMENT ON TABLE sales.invoice IS 'invoices';
+COMMENT ON COLUMN sales.customer.doc IS 'profile';
+COMMENT ON INDEX sales.invoice_customer IS 'by customer';
+COMMENT ON CONSTRAINT invoice_pkey ON sales.invoice IS 'invoice number';
 -- A DBA's own autovacuum settings, which the load must keep.
 ALTER TABLE public.nokey SET (autovacuum_enabled = true);
 ALTER TABLE public.empty_one SET (autovacuum_enabled = false, fillfactor = 90);
@@ -233,6 +237,15 @@ describe('native postgres engine', () => {
     expect(clean(actual)).toEqual(clean(expected));
     expect(actual.some((x) => x.includes('FOREIGN KEY (customer_id) REFERENCES shop.client(id)'))).toBe(true);
     expect(actual.some((x) => x.startsWith('trigger shop.client customer_bump'))).toBe(true);
+
+    // Comments on tables and columns (pre-data) and on indexes and constraints (post-data) arrive once each.
+    const comments = await sql<{ c: string }>(
+      'target',
+      db.name,
+      `SELECT d.description || ' on ' || d.classoid::regclass::text AS c FROM pg_description d
+        WHERE d.description IN ('invoices', 'profile', 'by customer', 'invoice number') ORDER BY 1`,
+    );
+    expect(comments.map((r) => r.c)).toEqual(['by customer on pg_class', 'invoice number on pg_constraint', 'invoices on pg_class', 'profile on pg_class']);
 
     // Sequences: explicit, identity and serial carry the source values.
     const seq = await sql('target', db.name, `SELECT last_value::int AS v, is_called FROM shop.invoice_no`);

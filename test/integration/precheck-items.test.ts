@@ -27,6 +27,9 @@ CREATE TABLE public.secret (id int PRIMARY KEY);
 CREATE TABLE public.taken (id int PRIMARY KEY);
 CREATE TABLE public.taken_empty (id int PRIMARY KEY);
 INSERT INTO public.ok SELECT g, 'v' || g FROM generate_series(1, 1000) g;
+CREATE VIEW public.recent AS SELECT * FROM public.ok WHERE id > 900;
+CREATE MATERIALIZED VIEW public.totals AS SELECT count(*) AS n FROM public.ok;
+CREATE VIEW colls.elsewhere AS SELECT 1 AS x;
 `;
 
 const endpoint = (side: 'source' | 'target', database: string, over: Partial<ResolvedEndpoint> = {}): ResolvedEndpoint => ({
@@ -169,6 +172,15 @@ describe('precheck items', () => {
   it('replica identity (online): DEFAULT without a primary key warns, NOTHING fails', () => {
     expectItem(find(online, 'replica-identity:public.uniq'), 'warning', 'REPLICA IDENTITY DEFAULT but no primary key');
     expectItem(find(online, 'replica-identity:public.nothing'), 'fail', 'public.nothing has REPLICA IDENTITY NOTHING');
+  });
+
+  it('views: those in the selected schemas are named in a warning (not migrated)', () => {
+    const v = find(offline, 'schema.views');
+    expect(v.status).toBe('warning');
+    expect(v.message).toContain('2 view(s)');
+    expect(v.message).toContain('public.recent');
+    expect(v.message).toContain('public.totals (materialized)');
+    expect(v.message).not.toContain('colls.elsewhere'); // no selected table in that schema
   });
 
   it('conflicts: tables already on the target fail, saying whether they hold rows', () => {

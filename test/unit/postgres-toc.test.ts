@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { binaryRowCounter, chunkId } from '../../activities/adapters/postgres/copy';
 import { startupOptions } from '../../activities/adapters/postgres/connect';
 import { preDataEntries } from '../../activities/adapters/postgres/schema';
-import { formatToc, parseToc, preDataRuns } from '../../activities/adapters/postgres/toc';
+import { commentOwners, formatToc, parseToc, preDataRuns, withOwnComments } from '../../activities/adapters/postgres/toc';
 
 const LIST = `;
 ; Archive created at 2026-01-01 00:00:00 UTC
@@ -93,5 +93,37 @@ describe('misc', () => {
 
   it('startup options escape spaces', () => {
     expect(startupOptions({ TimeZone: 'UTC', application_name: 'a b' })).toBe('-c TimeZone=UTC -c application_name=a\\ b');
+  });
+
+  it('a comment goes with its object: pre-data keeps those of tables, columns and inline checks, not of keys or indexes', () => {
+    // pg_restore -l of a real dump (comments right after their objects).
+    const toc = parseToc(`3425; 0 0 COMMENT - SCHEMA public pg_database_owner
+6; 2615 476180 SCHEMA - sales postgres
+215; 1259 476181 TABLE sales invoice postgres
+3355; 0 0 COMMENT sales TABLE invoice postgres
+3356; 0 0 COMMENT sales COLUMN invoice.c postgres
+3357; 0 0 COMMENT sales CONSTRAINT invoice_c_check ON invoice postgres
+216; 1259 476189 VIEW sales v postgres
+3358; 0 0 COMMENT sales VIEW v postgres
+3201; 2606 476188 CHECK CONSTRAINT sales invoice d_pos postgres
+3359; 0 0 COMMENT sales CONSTRAINT d_pos ON invoice postgres
+3205; 2606 476186 CONSTRAINT sales invoice invoice_pkey postgres
+3360; 0 0 COMMENT sales CONSTRAINT invoice_pkey ON invoice postgres
+3203; 1259 476187 INDEX sales invoice_c postgres
+3361; 0 0 COMMENT sales INDEX invoice_c postgres
+`);
+    const owners = commentOwners(toc);
+    expect(owners.get(3360)?.dumpId).toBe(3205);
+    expect(owners.get(3357)?.dumpId).toBe(215);
+    expect(owners.has(3425)).toBe(false);
+    // The NOT VALID check is in both section lists; pg_restore --section places it (and, with it in the list, its comment).
+    // (Ferry creates schemas itself and restores no views: their comments stay out with them.)
+    expect(preDataEntries(toc).map((e) => e.dumpId)).toEqual([215, 3355, 3356, 3357, 3201, 3359]);
+    const post = toc.filter((e) => ['CONSTRAINT', 'INDEX', 'CHECK CONSTRAINT', 'COMMENT'].includes(e.desc));
+    expect(withOwnComments(toc, post).map((e) => e.dumpId)).toEqual([3201, 3359, 3205, 3360, 3203, 3361]);
+    // The index already there: its comment is set again only when asked.
+    const withoutIndex = post.filter((e) => e.dumpId !== 3203);
+    expect(withOwnComments(toc, withoutIndex).map((e) => e.dumpId)).not.toContain(3361);
+    expect(withOwnComments(toc, withoutIndex, (o) => o.dumpId === 3203).map((e) => e.dumpId)).toContain(3361);
   });
 });

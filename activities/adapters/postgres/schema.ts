@@ -15,7 +15,7 @@ import { analyzeTable, tablesToAnalyze } from './statistics';
 import { pauseAutovacuum, resumeAutovacuum } from './autovacuum';
 import { displayName, qualify, quoteIdent } from './sql';
 import { ensureState, readProvisioned, writeProvisioned, type ProvisionedObject } from './state';
-import { CATALOG, formatToc, POST_DATA_DESCS, PRE_DATA_DESCS, preDataRuns, type TocEntry } from './toc';
+import { CATALOG, formatToc, POST_DATA_DESCS, PRE_DATA_DESCS, preDataRuns, withOwnComments, type TocEntry } from './toc';
 import { dbConninfo, pgBin, pgEnv, runTool } from './tools';
 
 const RESTORE_FLAGS = ['--exit-on-error', '--no-owner', '--no-privileges', '--no-tablespaces', '--no-security-labels'];
@@ -41,7 +41,10 @@ function allTables(sel: Selection): TableRef[] {
 
 /** Pre-data entries to restore: everything but schemas (Ferry creates those itself and never drops one it did not create). */
 export function preDataEntries(toc: TocEntry[]): TocEntry[] {
-  return toc.filter((e) => PRE_DATA_DESCS.has(e.desc) && !(e.desc === 'COMMENT' && e.rest.startsWith('- SCHEMA ')));
+  return withOwnComments(
+    toc,
+    toc.filter((e) => PRE_DATA_DESCS.has(e.desc) && !(e.desc === 'COMMENT' && e.rest.startsWith('- SCHEMA '))),
+  );
 }
 
 export async function provision(ctx: EngineContext): Promise<ProvisionResult> {
@@ -240,10 +243,12 @@ async function indexAttachments(src: pg.Client, tgt: pg.Client, schemas: string[
  * unselected table) are left out too.
  */
 export async function postDataToRestore(src: pg.Client, tgt: pg.Client, dump: SchemaDump, selected: Set<number>): Promise<TocEntry[]> {
-  const post = dump.toc.filter((e) => POST_DATA_DESCS.has(e.desc) && !(e.desc === 'COMMENT' && e.rest.startsWith('- SCHEMA ')));
+  const post = dump.toc.filter((e) => POST_DATA_DESCS.has(e.desc));
   const info = await describePostData(src, tgt, post);
   const attachments = await indexAttachments(src, tgt, dump.schemas);
-  return post.filter((e) => {
+  const ofSelected = (i: PostDataInfo) => (i.relid === 0 || selected.has(i.relid)) && (i.refRelid === 0 || selected.has(i.refRelid));
+  const restore = post.filter((e) => {
+    if (e.desc === 'COMMENT') return true; // decided with its object, below
     if (e.desc === 'INDEX ATTACH') {
       const a = attachments.find((x) => e.rest === x.key || e.rest.startsWith(`${x.key} `));
       return !a?.attached;
@@ -251,10 +256,13 @@ export async function postDataToRestore(src: pg.Client, tgt: pg.Client, dump: Sc
     if (e.objectId === 0) return true;
     const i = info.get(e.objectId);
     if (!i) return !(e.desc === 'INDEX' || e.desc === 'CONSTRAINT' || e.desc === 'FK CONSTRAINT' || e.desc === 'TRIGGER');
-    if (i.exists) return false;
-    if (i.relid !== 0 && !selected.has(i.relid)) return false;
-    if (i.refRelid !== 0 && !selected.has(i.refRelid)) return false;
-    return true;
+    return !i.exists && ofSelected(i);
+  });
+  // A comment goes with its object; onto one already there (built earlier, or restored by an
+  // attempt cut short before its comments) it is set again: COMMENT ON is idempotent.
+  return withOwnComments(dump.toc, restore, (owner) => {
+    const i = POST_DATA_DESCS.has(owner.desc) ? info.get(owner.objectId) : undefined;
+    return i !== undefined && i.exists && ofSelected(i);
   });
 }
 

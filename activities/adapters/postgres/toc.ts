@@ -46,6 +46,37 @@ export function parseToc(text: string): TocEntry[] {
   return entries;
 }
 
+/**
+ * The entry each COMMENT belongs to. pg_dump writes an object's comments right after the object,
+ * so it is the nearest entry before the comment that is not a comment itself.
+ */
+export function commentOwners(toc: readonly TocEntry[]): Map<number, TocEntry> {
+  const owners = new Map<number, TocEntry>();
+  let owner: TocEntry | undefined;
+  for (const e of toc) {
+    if (e.desc !== 'COMMENT') owner = e;
+    else if (owner) owners.set(e.dumpId, owner);
+  }
+  return owners;
+}
+
+/**
+ * `kept` (entries of `toc`), with a comment only where its object is kept too, or where
+ * `alsoFor(object)` says so. A comment restored without its object fails ("constraint ... does
+ * not exist"), and pg_restore --section judges a comment (which has no section of its own) by
+ * the entries before it in the list: a pre-data list without the primary key restored the key's
+ * comment, before the key existed.
+ */
+export function withOwnComments(toc: readonly TocEntry[], kept: readonly TocEntry[], alsoFor: (owner: TocEntry) => boolean = () => false): TocEntry[] {
+  const owners = commentOwners(toc);
+  const ids = new Set(kept.map((e) => e.dumpId));
+  return kept.filter((e) => {
+    if (e.desc !== 'COMMENT') return true;
+    const owner = owners.get(e.dumpId);
+    return owner !== undefined && (ids.has(owner.dumpId) || alsoFor(owner));
+  });
+}
+
 /** A `-L` list file restoring exactly these entries. */
 export function formatToc(entries: readonly TocEntry[]): string {
   return entries.map((e) => e.line).join('\n') + '\n';

@@ -18,6 +18,7 @@ import { checkStorage } from './storage';
 import { checkLongTransactions } from './transactions';
 import { checkColumnTypes } from './types';
 import { checkVersions, MIN_SOURCE_VERSION } from './versions';
+import { checkViews } from './views';
 
 export function checkSelection(env: PrecheckEnv): Promise<PrecheckItem[]> {
   const { sel, ctx } = env;
@@ -52,6 +53,7 @@ export const CHECKS: [string, Check][] = [
   ['types', checkColumnTypes],
   ['extensions', checkExtensions],
   ['encoding', checkEncoding],
+  ['schema.views', checkViews],
 ];
 
 export async function runPrechecks(ctx: EngineContext, checks: [string, Check][] = CHECKS): Promise<PrecheckItem[]> {
