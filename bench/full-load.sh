@@ -124,6 +124,18 @@ cpu_diff() { # METHOD: one JSON line per run (also kept in $OUT/cpu-METHOD.jsonl
   echo "$line" >>"$OUT/cpu-$1.jsonl"
 }
 
+# Every timed run starts from a quiet machine: the previous method's dirty pages written out
+# (CHECKPOINT on both clusters: its ~1 GB of WAL otherwise triggers a checkpoint that writes during
+# the next run; sync for the files it wrote) and a pause for the writeback to finish. Without it a
+# method ran slower after a heavier one: Ferry after pg_dump/pg_restore took 8.2 s median, 7.7 s
+# after itself (its source and target used 0.6 core-seconds more).
+quiesce() {
+  admin source CHECKPOINT
+  admin target CHECKPOINT
+  sync
+  sleep "${BENCH_PAUSE:-3}"
+}
+
 build_dataset
 BYTES="$(src -At -c "SELECT sum(pg_table_size(c.oid)) FROM pg_class c WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace")"
 declare -A TIMES
@@ -133,7 +145,7 @@ for run in $(seq 1 "$RUNS"); do
   for m in "${METHODS[@]}"; do
     reset_target
     if declare -F "prepare_$m" >/dev/null; then "prepare_$m"; fi
-    sync
+    quiesce
     cpu_snap
     t0="$(now)"
     "run_$m"
