@@ -421,9 +421,15 @@ export async function copyChunk(
       [ctx.migrationId, chunk.id, from, qualify(table.target.schema, table.target.name), rows, bytes, ctx.workerId],
     );
     await tgt.query('COMMIT');
-    await src.query('COMMIT');
-    clean = true;
+    // The chunk is in, whatever happens to the source session now (its transaction only read): a
+    // session lost at this point is dropped, not kept, and the table's indexes are left to finishLoad.
+    const sourceAlive = await src.query('COMMIT').then(
+      () => true,
+      () => false,
+    );
     onProgress({ rows, bytes });
+    if (!sourceAlive) return { chunkId: chunk.id, rows, bytes, skipped: false };
+    clean = true;
     // The table's last chunk: its indexes now, while other tables still copy. Best effort: what
     // fails or is cut short here, finishLoad builds (and reports) later.
     clean = await indexWhenComplete(ctx, src, tgt, chunk).then(
