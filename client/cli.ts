@@ -352,6 +352,15 @@ async function watch(ferry: FerryClient, id: string, io: Io, options: WatchOptio
     });
   try {
     for (;;) {
+      if (options.view === 'quiet') {
+        // Nothing is shown until the end: the server's description (status and the FerryPhase
+        // search attribute) says when that is, without querying the workflow at every poll.
+        const d = await ferry.describe(id);
+        if (d.status === 'RUNNING' && !(options.stopOnFailed && d.phase === 'failed')) {
+          await pause(options.intervalMs);
+          continue;
+        }
+      }
       const s = await ferry.status(id);
       if (live) live.update(s);
       else if (options.view === 'json-lines') io.out.write(`${JSON.stringify(statusJson(s))}\n`);

@@ -201,6 +201,11 @@ describe('offline PostgreSQL -> PostgreSQL migration', () => {
       failures++ === 0 ? Promise.reject(ApplicationFailure.nonRetryable('injected: index build failed', 'InjectedFailure')) : Promise.resolve();
     try {
       const handle = await start(db);
+      // `ferry status --wait-end` (quiet: it follows the phase from the server) returns once the
+      // migration waits in phase failed, with exit code 1 and the failed step in its JSON.
+      const waiting = captureIo();
+      expect(await main(['status', handle.workflowId, '--wait-end', '--interval', '0.2', '--json'], waiting.io)).toBe(1);
+      expect(JSON.parse(waiting.out())).toMatchObject({ running: true, progress: { phase: 'failed', failedStep: 'post_load' } });
       const failed = await untilPhase(handle, 'failed');
       expect(failed.failedStep).toBe('post_load');
       expect(failed.lastError?.message).toContain('injected: index build failed');
