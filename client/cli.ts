@@ -374,7 +374,8 @@ async function watch(ferry: FerryClient, id: string, io: Io, options: WatchOptio
           lastLineAt = Date.now();
         }
       }
-      if (!s.running || (options.stopOnFailed && s.progress?.phase === 'failed')) return s;
+      // The phase from the workflow, or from the server when the workflow did not answer the query.
+      if (!s.running || (options.stopOnFailed && (s.progress?.phase ?? s.phase) === 'failed')) return s;
       await pause(options.intervalMs);
     }
   } finally {

@@ -387,18 +387,19 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
    * new snapshot would be another point in time, so the step fails loudly instead.
    */
   async function fullLoad(tables: ProvisionResult['tables']): Promise<void> {
-    // The holder does not need the plan: it starts alongside planning, so the snapshot is
-    // exported by the time the chunks are known (the two were ~0.1 s one after the other).
-    let early = tables.length > 0 && patched('hold-snapshot-while-planning') ? startHolder() : undefined;
+    // Offline, the holder does not need the plan: it starts alongside planning, so the snapshot
+    // is exported by the time the chunks are known (the two were ~0.1 s one after the other).
+    // Online it creates the replication slot, which should not hold WAL while a failed plan waits.
+    let early = !online && tables.length > 0 && patched('hold-snapshot-while-planning') ? startHolder() : undefined;
     let chunks: LoadChunk[];
     try {
       chunks = expandPlan(tables, await acts.planFullLoad(ctx, tables));
+      planTables(progress, chunks);
+      publishDetails(progress);
     } catch (err) {
       if (early) await stopHolder(early);
       throw err;
     }
-    planTables(progress, chunks);
-    publishDetails(progress);
     const counted = new Set<string>();
     const limits = { ...DEFAULT_BATCH_LIMITS, maxChunks: tuning.batchMaxChunks ?? DEFAULT_BATCH_LIMITS.maxChunks };
     let reloads = 0; // online restarts from scratch in this attempt of the step (a retry starts a new count)

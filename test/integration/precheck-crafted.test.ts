@@ -11,6 +11,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineContext, ResolvedEndpoint } from '../../activities/adapters/engine';
+import { buildIndexes, indexBuildSettings } from '../../activities/adapters/postgres/indexes';
 import { precheck } from '../../activities/adapters/postgres/precheck';
 import { formatBytes } from '../../activities/adapters/postgres/prechecks/common';
 import { quoteIdent } from '../../activities/adapters/postgres/sql';
@@ -115,6 +116,17 @@ describe('precheck items on crafted servers', () => {
       expect(item.remedy).toContain('upgrade the source to PostgreSQL 10 or later');
       // Nothing else is read from a catalog Ferry does not support (no "could not be checked" noise).
       expect(items.map((i) => i.id).filter((id) => !/^(connectivity|version)\./.test(id))).toEqual([]);
+    });
+
+    it('index builds on a server without max_parallel_maintenance_workers (before 11, like a PostgreSQL 10 target) leave it out', async () => {
+      const c = await servers.old!.connect('postgres');
+      try {
+        const settings = await indexBuildSettings(c, { indexMemoryMB: 256, indexParallelWorkers: 2 });
+        expect(settings).toEqual({ maintenance_work_mem: `${256 * 1024}kB` });
+        expect(await buildIndexes(c, { schema: 'public', name: 't' }, [{ name: 't_id', kind: 'index', sql: 'CREATE INDEX t_id ON public.t (id)' }], settings)).toBe(1);
+      } finally {
+        await c.end();
+      }
     });
   });
 

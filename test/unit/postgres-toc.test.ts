@@ -126,4 +126,24 @@ describe('misc', () => {
     expect(withOwnComments(toc, withoutIndex).map((e) => e.dumpId)).not.toContain(3361);
     expect(withOwnComments(toc, withoutIndex, (o) => o.dumpId === 3203).map((e) => e.dumpId)).toContain(3361);
   });
+
+  it("a comment written after its object's ACL (domains, composite types) still belongs to the object", () => {
+    // pg_restore -l of a real dump: a domain and a composite type with grants and comments.
+    const toc = parseToc(`845; 1247 478390 TYPE s pair postgres
+3355; 0 0 ACL s TYPE pair postgres
+3356; 0 0 COMMENT s COLUMN pair.a postgres
+841; 1247 478386 DOMAIN s pos postgres
+3357; 0 0 ACL s TYPE pos postgres
+3358; 0 0 COMMENT s CONSTRAINT pos_check ON DOMAIN pos postgres
+216; 1259 478391 TABLE s t postgres
+3359; 0 0 COMMENT s TABLE t postgres
+3360; 0 0 ACL s TABLE t postgres
+3361; 0 0 SECURITY LABEL s TABLE t postgres
+3362; 0 0 COMMENT s COLUMN t.id postgres
+`);
+    const owners = commentOwners(toc);
+    expect([3356, 3358, 3359, 3362].map((id) => owners.get(id)?.dumpId)).toEqual([845, 841, 216, 216]);
+    expect(toc.find((e) => e.dumpId === 3361)?.desc).toBe('SECURITY LABEL');
+    expect(preDataEntries(toc).map((e) => e.dumpId)).toEqual([845, 3356, 841, 3358, 216, 3359, 3362]);
+  });
 });

@@ -11,6 +11,7 @@
 import type pg from 'pg';
 import type { TableRef } from '../../../workflows/types';
 import { qualify } from './sql';
+import type { ProvisionedObject } from './state';
 
 /** Tables per transaction (each ALTER TABLE holds a lock until commit). */
 const TABLES_PER_TRANSACTION = 1000;
@@ -50,13 +51,30 @@ export async function pauseAutovacuum(tgt: pg.Client, tables: TableRef[]): Promi
   return pause.length;
 }
 
-/** Give autovacuum back where Ferry paused it: off on the target, not named on the source; returns how many. */
-export async function resumeAutovacuum(src: pg.Client, tgt: pg.Client, tables: TableRef[]): Promise<number> {
-  const onTarget = await autovacuumOptions(tgt, tables);
-  const paused = [...onTarget].filter(([, option]) => option === PAUSED).map(([table]) => table);
-  if (paused.length === 0) return 0;
-  const onSource = await autovacuumOptions(src, tables);
-  const resume = paused.filter((table) => (onSource.get(table) ?? null) === null);
+/**
+ * Give autovacuum back where Ferry paused it: on the tables provision created (by target OID, from
+ * the provisioned record: a table since dropped or detached on the source is still given back),
+ * where the target says off and the source (same table by source OID) does not name the option.
+ * Returns how many.
+ */
+export async function resumeAutovacuum(src: pg.Client, tgt: pg.Client, created: ProvisionedObject[]): Promise<number> {
+  const tables = created.filter((o) => o.kind === 'table' && o.targetOid !== undefined);
+  if (tables.length === 0) return 0;
+  const onTarget = await tgt.query<{ oid: string; qualified: string }>(
+    `SELECT c.oid::text AS oid, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS qualified
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.oid = ANY($1::oid[]) AND c.relkind IN ('r', 'm') AND $2 = ANY(c.reloptions)`,
+    [tables.map((t) => t.targetOid), PAUSED],
+  );
+  if (onTarget.rows.length === 0) return 0;
+  const sourceOf = new Map(tables.map((t) => [String(t.targetOid), t.sourceOid]));
+  const namedOnSource = await src.query<{ oid: string }>(
+    `SELECT c.oid::text AS oid FROM pg_catalog.pg_class c
+      WHERE c.oid = ANY($1::oid[]) AND EXISTS (SELECT 1 FROM unnest(c.reloptions) AS o WHERE o LIKE 'autovacuum\\_enabled=%')`,
+    [onTarget.rows.map((r) => sourceOf.get(r.oid))],
+  );
+  const keep = new Set(namedOnSource.rows.map((r) => r.oid));
+  const resume = onTarget.rows.filter((r) => !keep.has(String(sourceOf.get(r.oid)))).map((r) => r.qualified);
   await alterInRuns(tgt, resume, `RESET (autovacuum_enabled)`);
   return resume.length;
 }

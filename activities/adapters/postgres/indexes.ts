@@ -78,18 +78,23 @@ async function exists(tgt: pg.Client, table: TableRef, s: IndexStatement): Promi
   return (r.rowCount ?? 0) > 0;
 }
 
-/** Session settings of index builds on the target (maintenance_work_mem in kB, parallel workers). */
-export type IndexBuildSettings = Record<'maintenance_work_mem' | 'max_parallel_maintenance_workers', string>;
+/** Session settings of index builds on the target (maintenance_work_mem in kB, parallel workers from PostgreSQL 11). */
+export type IndexBuildSettings = { maintenance_work_mem: string; max_parallel_maintenance_workers?: string };
 
 /**
  * The settings index builds run with: spec.fullLoad.indexMemoryMB, or the target's own
  * maintenance_work_mem when that is larger (a DBA's tuning is never lowered), and
- * spec.fullLoad.indexParallelWorkers. Specs recorded before these options get their defaults.
+ * spec.fullLoad.indexParallelWorkers on targets that have the setting (11+: an unknown one in
+ * PGOPTIONS would refuse pg_restore's connections). Specs recorded before these options get their defaults.
  */
 export async function indexBuildSettings(tgt: pg.Client, fullLoad: Partial<MigrationSpec['fullLoad']>): Promise<IndexBuildSettings> {
-  const r = await tgt.query<{ kb: string }>(`SELECT setting AS kb FROM pg_catalog.pg_settings WHERE name = 'maintenance_work_mem'`);
+  const r = await tgt.query<{ kb: string; version: string }>(
+    `SELECT setting AS kb, pg_catalog.current_setting('server_version_num') AS version FROM pg_catalog.pg_settings WHERE name = 'maintenance_work_mem'`,
+  );
   const kb = Math.max(Number(r.rows[0]?.kb ?? 0), (fullLoad.indexMemoryMB ?? 1024) * 1024);
-  return { maintenance_work_mem: `${kb}kB`, max_parallel_maintenance_workers: String(fullLoad.indexParallelWorkers ?? 0) };
+  const settings: IndexBuildSettings = { maintenance_work_mem: `${kb}kB` };
+  if (Number(r.rows[0]?.version ?? 0) >= 110000) settings.max_parallel_maintenance_workers = String(fullLoad.indexParallelWorkers ?? 0);
+  return settings;
 }
 
 /**
@@ -102,10 +107,9 @@ export async function buildIndexes(tgt: pg.Client, table: TableRef, statements: 
     if (await exists(tgt, table, s)) continue;
     await tgt.query('BEGIN');
     try {
-      await tgt.query(`SELECT pg_catalog.set_config('maintenance_work_mem', $1, true), pg_catalog.set_config('max_parallel_maintenance_workers', $2, true)`, [
-        settings.maintenance_work_mem,
-        settings.max_parallel_maintenance_workers,
-      ]);
+      for (const [name, value] of Object.entries(settings)) {
+        if (value !== undefined) await tgt.query('SELECT pg_catalog.set_config($1, $2, true)', [name, value]);
+      }
       await tgt.query(s.sql);
       await tgt.query('COMMIT');
     } catch (err) {

@@ -279,7 +279,8 @@ export async function finishLoad(ctx: EngineContext, tables: TableMapping[]): Pr
       const list = path.join(path.dirname(dump.file), 'post-data.list');
       writeFileSync(list, formatToc(entries));
       // Index builds here run with the settings of the early ones (indexes.ts), through PGOPTIONS.
-      const env = { ...pgEnv(ctx.target), PGOPTIONS: startupOptions(await indexBuildSettings(tgt, ctx.spec.fullLoad)) };
+      const settings = Object.entries(await indexBuildSettings(tgt, ctx.spec.fullLoad)).filter((e): e is [string, string] => e[1] !== undefined);
+      const env = { ...pgEnv(ctx.target), PGOPTIONS: startupOptions(Object.fromEntries(settings)) };
       await runTool(
         pgBin('pg_restore'),
         ['-d', dbConninfo(ctx.target), '--section=post-data', '-j', String(ctx.spec.parallelism), ...RESTORE_FLAGS, '-L', list, dump.file],
@@ -293,7 +294,7 @@ export async function finishLoad(ctx: EngineContext, tables: TableMapping[]): Pr
     // Statistics for what the per-table path did not analyze (the load writes under source names).
     for (const table of await tablesToAnalyze(tgt, ctx.migrationId, tables.map((t) => t.source))) await analyzeTable(ctx, tgt, table);
     // Loaded, indexed and analyzed: autovacuum is back on what provision paused.
-    await resumeAutovacuum(src, tgt, allTables(sel));
+    await resumeAutovacuum(src, tgt, (await readProvisioned(tgt, ctx.migrationId))?.objects ?? []);
   } catch (err) {
     throw classifyError(err, tgt ? ctx.target : ctx.source);
   } finally {

@@ -17,7 +17,7 @@ export interface TocEntry {
 
 // Longest first so `FK CONSTRAINT` wins over `CONSTRAINT`, `SEQUENCE OWNED BY` over `SEQUENCE`.
 const DESCS = [
-  'PUBLICATION TABLES IN SCHEMA', 'MATERIALIZED VIEW DATA', 'TEXT SEARCH CONFIGURATION', 'TEXT SEARCH DICTIONARY',
+  'PUBLICATION TABLES IN SCHEMA', 'MATERIALIZED VIEW DATA', 'SECURITY LABEL', 'TEXT SEARCH CONFIGURATION', 'TEXT SEARCH DICTIONARY',
   'TEXT SEARCH TEMPLATE', 'TEXT SEARCH PARSER', 'FOREIGN DATA WRAPPER', 'SEQUENCE OWNED BY', 'PUBLICATION TABLE',
   'MATERIALIZED VIEW', 'CHECK CONSTRAINT', 'OPERATOR FAMILY', 'OPERATOR CLASS', 'DEFAULT ACL', 'EVENT TRIGGER',
   'FK CONSTRAINT', 'FOREIGN TABLE', 'INDEX ATTACH', 'ROW SECURITY', 'SEQUENCE SET', 'TABLE ATTACH', 'ACCESS METHOD',
@@ -46,16 +46,20 @@ export function parseToc(text: string): TocEntry[] {
   return entries;
 }
 
+/** Entries pg_dump writes after an object, between it and its comments (domains, composite types, tables). */
+const OBJECT_TRAILERS = new Set(['COMMENT', 'ACL', 'DEFAULT ACL', 'SECURITY LABEL']);
+
 /**
  * The entry each COMMENT belongs to. pg_dump writes an object's comments right after the object,
- * so it is the nearest entry before the comment that is not a comment itself.
+ * some after its ACL or security labels (a domain's constraint comments, a composite type's column
+ * comments): the nearest entry before the comment that is none of those.
  */
 export function commentOwners(toc: readonly TocEntry[]): Map<number, TocEntry> {
   const owners = new Map<number, TocEntry>();
   let owner: TocEntry | undefined;
   for (const e of toc) {
-    if (e.desc !== 'COMMENT') owner = e;
-    else if (owner) owners.set(e.dumpId, owner);
+    if (!OBJECT_TRAILERS.has(e.desc)) owner = e;
+    else if (e.desc === 'COMMENT' && owner) owners.set(e.dumpId, owner);
   }
   return owners;
 }
