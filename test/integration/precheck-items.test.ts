@@ -30,6 +30,7 @@ INSERT INTO public.ok SELECT g, 'v' || g FROM generate_series(1, 1000) g;
 CREATE VIEW public.recent AS SELECT * FROM public.ok WHERE id > 900;
 CREATE MATERIALIZED VIEW public.totals AS SELECT count(*) AS n FROM public.ok;
 CREATE VIEW colls.elsewhere AS SELECT 1 AS x;
+CREATE VIEW colls.over_ok AS SELECT id FROM public.ok;
 `;
 
 const endpoint = (side: 'source' | 'target', database: string, over: Partial<ResolvedEndpoint> = {}): ResolvedEndpoint => ({
@@ -174,13 +175,14 @@ describe('precheck items', () => {
     expectItem(find(online, 'replica-identity:public.nothing'), 'fail', 'public.nothing has REPLICA IDENTITY NOTHING');
   });
 
-  it('views: those in the selected schemas are named in a warning (not migrated)', () => {
+  it('views: those in the selected schemas or over a selected table are named in a warning (not migrated)', () => {
     const v = find(offline, 'schema.views');
     expect(v.status).toBe('warning');
-    expect(v.message).toContain('2 view(s)');
+    expect(v.message).toContain('3 view(s)');
+    expect(v.message).toContain('colls.over_ok'); // another schema, but it reads public.ok
     expect(v.message).toContain('public.recent');
     expect(v.message).toContain('public.totals (materialized)');
-    expect(v.message).not.toContain('colls.elsewhere'); // no selected table in that schema
+    expect(v.message).not.toContain('colls.elsewhere'); // another schema, and reads no selected table
   });
 
   it('conflicts: tables already on the target fail, saying whether they hold rows', () => {
