@@ -14,6 +14,12 @@ export interface ArchiveListing {
 }
 
 export async function listArchive(store: GcsStore): Promise<ArchiveListing> {
+  // The status first: the archiver records archivedThrough only after uploading the WAL it covers
+  // (and uploads a completed segment before deleting its partial), so WAL listed after it reaches
+  // at least that far. Listed the other way round, a slice's upload between the two reads made
+  // archivedThrough point past the listed WAL, and nothing looked restorable (a flaky test's
+  // NothingRestorable).
+  const status = (await store.exists(LAYOUT.status)) ? await store.readJson<ArchiveStatus>(LAYOUT.status) : undefined;
   const backupObjects = await store.list(LAYOUT.backupsPrefix);
   const byId = new Map<string, StoredObject[]>();
   for (const o of backupObjects) {
@@ -28,7 +34,6 @@ export async function listArchive(store: GcsStore): Promise<ArchiveListing> {
   }
   backups.sort((a, b) => epochMicros(a.endTime) - epochMicros(b.endTime));
   const wal = (await store.list(LAYOUT.walPrefix)).filter((o) => SEGMENT_RE.test(walName(o.name).replace(/\.partial$/, '')));
-  const status = (await store.exists(LAYOUT.status)) ? await store.readJson<ArchiveStatus>(LAYOUT.status) : undefined;
   return { backups, incomplete, wal, status };
 }
 
