@@ -434,21 +434,19 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
         );
       } catch (err) {
         if (!isSnapshotLost(err)) throw err;
-        if (fence) {
-          progress.snapshotRestarts = (progress.snapshotRestarts ?? 0) + 1;
-          log.warn('source snapshot lost; the source is fenced, so the load continues under a new snapshot', { error: errorMessage(err).message });
-        } else if (online && reloads < MAX_ONLINE_RELOADS && patched('online-snapshot-reload')) {
-          // Online, the snapshot came with the slot: rows copied under it and the slot's changes
-          // meet only at its position. A new snapshot needs a new slot, and every table again.
+        // Online, the snapshot came with the slot: rows copied under it and the slot's changes
+        // meet only at its position. A new snapshot needs a new slot, and every table again.
+        reloadFromScratch = !fence && online && reloads < MAX_ONLINE_RELOADS && patched('online-snapshot-reload');
+        if (!fence && !reloadFromScratch) throw err;
+        progress.snapshotRestarts = (progress.snapshotRestarts ?? 0) + 1;
+        if (reloadFromScratch) {
           reloads += 1;
-          progress.snapshotRestarts = (progress.snapshotRestarts ?? 0) + 1;
-          reloadFromScratch = true;
           log.warn('source snapshot lost during the online load; the load starts again from scratch under a new slot', {
             error: errorMessage(err).message,
             restart: reloads,
           });
         } else {
-          throw err;
+          log.warn('source snapshot lost; the source is fenced, so the load continues under a new snapshot', { error: errorMessage(err).message });
         }
       } finally {
         await stopHolder(current);

@@ -18,12 +18,15 @@ const TABLES_PER_TRANSACTION = 1000;
 
 const PAUSED = 'autovacuum_enabled=false';
 
+/** The autovacuum_enabled entry of the reloptions of pg_class row `c`, if any (SQL). */
+const AUTOVACUUM_OPTION = `(SELECT o FROM unnest(c.reloptions) AS o WHERE o LIKE 'autovacuum\\_enabled=%')`;
+
 /** Which of `tables` (ordinary tables, partitions included) have reloptions naming autovacuum_enabled, and its value. */
 async function autovacuumOptions(client: pg.Client, tables: TableRef[]): Promise<Map<string, string | null>> {
   if (tables.length === 0) return new Map();
   const r = await client.query<{ schema: string; name: string; option: string | null }>(
     `SELECT n.nspname AS schema, c.relname AS name,
-            (SELECT o FROM unnest(c.reloptions) AS o WHERE o LIKE 'autovacuum\\_enabled=%') AS option
+            ${AUTOVACUUM_OPTION} AS option
        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
        JOIN unnest($1::text[], $2::text[]) AS w(s, t) ON w.s = n.nspname AND w.t = c.relname
       WHERE c.relkind IN ('r', 'm')`,
@@ -60,8 +63,8 @@ export async function pauseAutovacuum(tgt: pg.Client, tables: TableRef[]): Promi
 export async function resumeAutovacuum(src: pg.Client, tgt: pg.Client, created: ProvisionedObject[]): Promise<number> {
   const tables = created.filter((o) => o.kind === 'table' && o.targetOid !== undefined);
   if (tables.length === 0) return 0;
-  const onTarget = await tgt.query<{ oid: string; qualified: string }>(
-    `SELECT c.oid::text AS oid, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS qualified
+  const onTarget = await tgt.query<{ oid: string; schema: string; name: string }>(
+    `SELECT c.oid::text AS oid, n.nspname AS schema, c.relname AS name
        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
       WHERE c.oid = ANY($1::oid[]) AND c.relkind IN ('r', 'm') AND $2 = ANY(c.reloptions)`,
     [tables.map((t) => t.targetOid), PAUSED],
@@ -70,11 +73,11 @@ export async function resumeAutovacuum(src: pg.Client, tgt: pg.Client, created: 
   const sourceOf = new Map(tables.map((t) => [String(t.targetOid), t.sourceOid]));
   const namedOnSource = await src.query<{ oid: string }>(
     `SELECT c.oid::text AS oid FROM pg_catalog.pg_class c
-      WHERE c.oid = ANY($1::oid[]) AND EXISTS (SELECT 1 FROM unnest(c.reloptions) AS o WHERE o LIKE 'autovacuum\\_enabled=%')`,
+      WHERE c.oid = ANY($1::oid[]) AND ${AUTOVACUUM_OPTION} IS NOT NULL`,
     [onTarget.rows.map((r) => sourceOf.get(r.oid))],
   );
   const keep = new Set(namedOnSource.rows.map((r) => r.oid));
-  const resume = onTarget.rows.filter((r) => !keep.has(String(sourceOf.get(r.oid)))).map((r) => r.qualified);
+  const resume = onTarget.rows.filter((r) => !keep.has(String(sourceOf.get(r.oid)))).map((r) => qualify(r.schema, r.name));
   await alterInRuns(tgt, resume, `RESET (autovacuum_enabled)`);
   return resume.length;
 }

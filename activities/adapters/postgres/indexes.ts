@@ -78,8 +78,8 @@ async function exists(tgt: pg.Client, table: TableRef, s: IndexStatement): Promi
   return (r.rowCount ?? 0) > 0;
 }
 
-/** Session settings of index builds on the target (maintenance_work_mem in kB, parallel workers from PostgreSQL 11). */
-export type IndexBuildSettings = { maintenance_work_mem: string; max_parallel_maintenance_workers?: string };
+/** Session settings of index builds on the target: maintenance_work_mem (kB), and max_parallel_maintenance_workers from PostgreSQL 11. */
+export type IndexBuildSettings = Readonly<Record<string, string>>;
 
 /**
  * The settings index builds run with: spec.fullLoad.indexMemoryMB, or the target's own
@@ -92,9 +92,8 @@ export async function indexBuildSettings(tgt: pg.Client, fullLoad: Partial<Migra
     `SELECT setting AS kb, pg_catalog.current_setting('server_version_num') AS version FROM pg_catalog.pg_settings WHERE name = 'maintenance_work_mem'`,
   );
   const kb = Math.max(Number(r.rows[0]?.kb ?? 0), (fullLoad.indexMemoryMB ?? 1024) * 1024);
-  const settings: IndexBuildSettings = { maintenance_work_mem: `${kb}kB` };
-  if (Number(r.rows[0]?.version ?? 0) >= 110000) settings.max_parallel_maintenance_workers = String(fullLoad.indexParallelWorkers ?? 0);
-  return settings;
+  const memory = { maintenance_work_mem: `${kb}kB` };
+  return Number(r.rows[0]?.version ?? 0) >= 110000 ? { ...memory, max_parallel_maintenance_workers: String(fullLoad.indexParallelWorkers ?? 0) } : memory;
 }
 
 /**
@@ -107,9 +106,10 @@ export async function buildIndexes(tgt: pg.Client, table: TableRef, statements: 
     if (await exists(tgt, table, s)) continue;
     await tgt.query('BEGIN');
     try {
-      for (const [name, value] of Object.entries(settings)) {
-        if (value !== undefined) await tgt.query('SELECT pg_catalog.set_config($1, $2, true)', [name, value]);
-      }
+      await tgt.query('SELECT pg_catalog.set_config(name, value, true) FROM unnest($1::text[], $2::text[]) AS s(name, value)', [
+        Object.keys(settings),
+        Object.values(settings),
+      ]);
       await tgt.query(s.sql);
       await tgt.query('COMMIT');
     } catch (err) {

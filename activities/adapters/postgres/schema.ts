@@ -279,8 +279,7 @@ export async function finishLoad(ctx: EngineContext, tables: TableMapping[]): Pr
       const list = path.join(path.dirname(dump.file), 'post-data.list');
       writeFileSync(list, formatToc(entries));
       // Index builds here run with the settings of the early ones (indexes.ts), through PGOPTIONS.
-      const settings = Object.entries(await indexBuildSettings(tgt, ctx.spec.fullLoad)).filter((e): e is [string, string] => e[1] !== undefined);
-      const env = { ...pgEnv(ctx.target), PGOPTIONS: startupOptions(Object.fromEntries(settings)) };
+      const env = { ...pgEnv(ctx.target), PGOPTIONS: startupOptions(await indexBuildSettings(tgt, ctx.spec.fullLoad)) };
       await runTool(
         pgBin('pg_restore'),
         ['-d', dbConninfo(ctx.target), '--section=post-data', '-j', String(ctx.spec.parallelism), ...RESTORE_FLAGS, '-L', list, dump.file],
