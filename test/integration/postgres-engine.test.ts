@@ -45,6 +45,16 @@ CREATE TABLE public.empty_one (a int, b text);
 CREATE TABLE public.nokey (a int, b text);
 CREATE TABLE public.skipme (a int);
 CREATE VIEW sales.v AS SELECT * FROM public.skipme;
+-- Views that go along: over tables (grouping by a primary key, which the key must exist for), over
+-- a view, with a column default and a comment, materialized with an index, and over nothing.
+CREATE VIEW sales.spend AS SELECT c.id, c.name, sum(i.amount) AS total FROM sales.customer c JOIN sales.invoice i ON i.customer_id = c.id GROUP BY c.id;
+CREATE VIEW sales.big_spend AS SELECT * FROM sales.spend WHERE total > 500;
+COMMENT ON VIEW sales.big_spend IS 'big spenders';
+CREATE VIEW sales.recent_invoice AS SELECT no, customer_id, amount FROM sales.invoice WHERE issued >= date '2024-06-01';
+ALTER VIEW sales.recent_invoice ALTER COLUMN amount SET DEFAULT 1;
+CREATE MATERIALIZED VIEW "Odd Schema"."mood count" AS SELECT mood, count(*) AS n FROM sales.customer GROUP BY mood WITH NO DATA;
+CREATE UNIQUE INDEX "mood count key" ON "Odd Schema"."mood count" (mood);
+CREATE VIEW public.answer AS SELECT 42 AS answer;
 INSERT INTO sales.customer (name, mood, moods, address, doc, photo, updated, balance, ratio)
 SELECT 'c' || g, (ARRAY['sad','ok','happy'])[1 + g % 3]::sales.mood, ARRAY['ok','sad']::sales.mood[],
        ROW('street ' || g, g, 'happy')::sales.addr, jsonb_build_object('g', g, 'tags', jsonb_build_array('a', 'b')),
@@ -57,6 +67,7 @@ INSERT INTO sales.event (at, what) SELECT date '2023-06-01' + g % 400, 'e' || g 
 INSERT INTO "Odd Schema"."Mixed ""Case""; table" SELECT g, 'v ' || g FROM generate_series(1, 50) g;
 INSERT INTO public.nokey SELECT g, 'x' FROM generate_series(1, 10) g;
 INSERT INTO public.skipme VALUES (1);
+REFRESH MATERIALIZED VIEW "Odd Schema"."mood count";
 COMMENT ON TABLE sales.invoice IS 'invoices';
 COMMENT ON COLUMN sales.customer.doc IS 'profile';
 COMMENT ON INDEX sales.invoice_customer IS 'by customer';
@@ -243,9 +254,33 @@ describe('native postgres engine', () => {
       'target',
       db.name,
       `SELECT d.description || ' on ' || d.classoid::regclass::text AS c FROM pg_description d
-        WHERE d.description IN ('invoices', 'profile', 'by customer', 'invoice number') ORDER BY 1`,
+        WHERE d.description IN ('invoices', 'profile', 'by customer', 'invoice number', 'big spenders') ORDER BY 1`,
     );
-    expect(comments.map((r) => r.c)).toEqual(['by customer on pg_class', 'invoice number on pg_constraint', 'invoices on pg_class', 'profile on pg_class']);
+    expect(comments.map((r) => r.c)).toEqual([
+      'big spenders on pg_class',
+      'by customer on pg_class',
+      'invoice number on pg_constraint',
+      'invoices on pg_class',
+      'profile on pg_class',
+    ]);
+
+    // Views go along (under the renamed schema), except the one over the table left out; the
+    // materialized one is filled as on the source; a view's column default comes too.
+    const views = await sql<{ v: string }>(
+      'target',
+      db.name,
+      `SELECT n.nspname || '.' || c.relname || ' ' || c.relkind::text AS v FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`,
+    );
+    expect(views.map((r) => r.v)).toEqual(['Odd Schema.mood count m', 'public.answer v', 'shop.big_spend v', 'shop.recent_invoice v', 'shop.spend v']);
+    const moods = `SELECT mood::text AS mood, n::int AS n FROM "Odd Schema"."mood count" ORDER BY 1`;
+    expect(await sql('target', db.name, moods)).toEqual(await sql('source', db.name, moods));
+    const spenders = (side: 'source' | 'target', schema: string) =>
+      sql(side, db.name, `SELECT id, name, total::text AS total FROM ${schema}.big_spend ORDER BY id`);
+    expect(await spenders('target', 'shop')).toEqual(await spenders('source', 'sales'));
+    expect((await spenders('target', 'shop')).length).toBeGreaterThan(0);
+    const viewDefault = await sql('target', db.name, `SELECT pg_get_expr(adbin, adrelid) AS d FROM pg_attrdef WHERE adrelid = 'shop.recent_invoice'::regclass`);
+    expect(viewDefault).toEqual([{ d: '1' }]);
 
     // Sequences: explicit, identity and serial carry the source values.
     const seq = await sql('target', db.name, `SELECT last_value::int AS v, is_called FROM shop.invoice_no`);

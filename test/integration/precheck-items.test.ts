@@ -31,6 +31,11 @@ CREATE VIEW public.recent AS SELECT * FROM public.ok WHERE id > 900;
 CREATE MATERIALIZED VIEW public.totals AS SELECT count(*) AS n FROM public.ok;
 CREATE VIEW colls.elsewhere AS SELECT 1 AS x;
 CREATE VIEW colls.over_ok AS SELECT id FROM public.ok;
+CREATE TABLE colls.unselected (id int);
+CREATE FUNCTION colls.answer() RETURNS int LANGUAGE sql AS 'SELECT 42';
+CREATE VIEW public.over_unselected AS SELECT id FROM colls.unselected;
+CREATE VIEW public.over_that AS SELECT * FROM public.over_unselected;
+CREATE VIEW public.calls_answer AS SELECT colls.answer() AS a;
 `;
 
 const endpoint = (side: 'source' | 'target', database: string, over: Partial<ResolvedEndpoint> = {}): ResolvedEndpoint => ({
@@ -67,7 +72,7 @@ let online: PrecheckItem[];
 beforeAll(async () => {
   db = await createDatabasePair('pchk');
   await sql('source', db.name, SOURCE);
-  await sql('target', db.name, `CREATE TABLE public.taken (x int); INSERT INTO public.taken VALUES (1); CREATE TABLE public.taken_empty (x int)`);
+  await sql('target', db.name, `CREATE TABLE public.taken (x int); INSERT INTO public.taken VALUES (1); CREATE TABLE public.taken_empty (x int); CREATE VIEW public.recent AS SELECT 1 AS x`);
   offline = await precheck(context(db.name));
   online = await precheck(context(db.name, { mode: 'online' }));
 });
@@ -175,21 +180,24 @@ describe('precheck items', () => {
     expectItem(find(online, 'replica-identity:public.nothing'), 'fail', 'public.nothing has REPLICA IDENTITY NOTHING');
   });
 
-  it('views: those in the selected schemas or over a selected table are named in a warning (not migrated)', () => {
+  it('views: those that read what is not migrated are named in a warning with the reason; the others go along', () => {
     const v = find(offline, 'schema.views');
     expect(v.status).toBe('warning');
-    expect(v.message).toContain('3 view(s)');
-    expect(v.message).toContain('colls.over_ok'); // another schema, but it reads public.ok
-    expect(v.message).toContain('public.recent');
-    expect(v.message).toContain('public.totals (materialized)');
+    expect(v.message).toContain('4 view(s) over the selected tables or in their schemas are not migrated');
+    expect(v.message).toContain('colls.over_ok (its schema "colls" is not migrated)'); // reads public.ok, but lives elsewhere
+    expect(v.message).toContain('public.over_unselected (reads table colls.unselected, which is not migrated)');
+    expect(v.message).toContain('public.over_that (reads view public.over_unselected, which is not migrated)');
+    expect(v.message).toContain('public.calls_answer (uses function colls.answer(), which is not migrated)');
+    expect(v.message).toContain('2 view(s) go along, created after the load: public.recent, public.totals (materialized)');
     expect(v.message).not.toContain('colls.elsewhere'); // another schema, and reads no selected table
   });
 
-  it('conflicts: tables already on the target fail, saying whether they hold rows', () => {
+  it('conflicts: tables (and names of views that go along) already on the target fail, saying whether they hold rows', () => {
     const c = find(offline, 'target.conflicts');
     expect(c.status).toBe('fail');
     expect(c.message).toContain('public.taken (not empty)');
     expect(c.message).toContain('public.taken_empty (empty)');
+    expect(c.message).toContain('public.recent (not empty)'); // the name of a view that goes along
   });
 
   it('storage: names the source size and the target free space', () => {

@@ -3,6 +3,7 @@ import { binaryRowCounter, chunkId } from '../../activities/adapters/postgres/co
 import { startupOptions } from '../../activities/adapters/postgres/connect';
 import { preDataEntries } from '../../activities/adapters/postgres/schema';
 import { commentOwners, formatToc, parseToc, preDataRuns, withOwnComments } from '../../activities/adapters/postgres/toc';
+import { withoutMetaCommands } from '../../activities/adapters/postgres/views';
 
 const LIST = `;
 ; Archive created at 2026-01-01 00:00:00 UTC
@@ -145,5 +146,12 @@ describe('misc', () => {
     expect([3356, 3358, 3359, 3362].map((id) => owners.get(id)?.dumpId)).toEqual([845, 841, 216, 216]);
     expect(toc.find((e) => e.dumpId === 3361)?.desc).toBe('SECURITY LABEL');
     expect(preDataEntries(toc).map((e) => e.dumpId)).toEqual([845, 3356, 841, 3358, 216, 3359, 3362]);
+  });
+});
+
+describe('withoutMetaCommands', () => {
+  it("drops pg_restore's \\restrict / \\unrestrict lines and keeps the SQL", () => {
+    const script = "--\n\\restrict AbC123\nSET lock_timeout = 0;\nCREATE VIEW a AS SELECT '\\restrict x' AS t;\n\\unrestrict AbC123\n";
+    expect(withoutMetaCommands(script)).toBe("--\n\nSET lock_timeout = 0;\nCREATE VIEW a AS SELECT '\\restrict x' AS t;\n\n");
   });
 });

@@ -98,18 +98,18 @@ export async function typeSchemasOf(client: pg.Client, tableOids: number[]): Pro
 }
 
 /** Relations (tables, views, matviews, foreign tables) in these schemas that are not selected: `-T` for pg_dump. */
-export async function unselectedRelations(client: pg.Client, schemas: string[], selectedOids: Set<number>): Promise<TableRef[]> {
+export async function unselectedRelations(client: pg.Client, schemas: string[], keptOids: Set<number>): Promise<TableRef[]> {
   const r = await client.query<{ oid: string; schema: string; name: string }>(
     `SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name
        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')`,
     [schemas],
   );
-  return r.rows.filter((x) => !selectedOids.has(Number(x.oid))).map((x) => ({ schema: x.schema, name: x.name }));
+  return r.rows.filter((x) => !keptOids.has(Number(x.oid))).map((x) => ({ schema: x.schema, name: x.name }));
 }
 
 /** The first OID of user-created objects: below it, OIDs are the same on every cluster. */
-const FIRST_NORMAL_OBJECT_ID = 16384;
+export const FIRST_NORMAL_OBJECT_ID = 16384;
 
 /**
  * Binary COPY embeds type OIDs inside arrays and composite values, and those differ between

@@ -17,6 +17,8 @@ async function dropObject(c: pg.Client, o: ProvisionedObject): Promise<void> {
   switch (o.kind) {
     case 'table':
       return void (await c.query(`DROP TABLE IF EXISTS ${qualify(at.schema, at.name)} CASCADE`));
+    case 'view':
+      return void (await c.query(`DROP ${o.materialized ? 'MATERIALIZED VIEW' : 'VIEW'} IF EXISTS ${qualify(at.schema, at.name)} CASCADE`));
     case 'sequence':
       if (!o.owned) await c.query(`DROP SEQUENCE IF EXISTS ${qualify(at.schema, at.name)} CASCADE`);
       return;
@@ -38,7 +40,7 @@ async function dropObject(c: pg.Client, o: ProvisionedObject): Promise<void> {
  */
 async function committedObjects(c: pg.Client, objects: ProvisionedObject[], dumpToc: string | null): Promise<ProvisionedObject[]> {
   const catalogOf = (o: ProvisionedObject) =>
-    o.kind === 'table' || o.kind === 'sequence' ? CATALOG.pg_class : o.kind === 'type' || o.kind === 'domain' ? CATALOG.pg_type : CATALOG.pg_proc;
+    o.kind === 'table' || o.kind === 'sequence' || o.kind === 'view' ? CATALOG.pg_class : o.kind === 'type' || o.kind === 'domain' ? CATALOG.pg_type : CATALOG.pg_proc;
   const bySource = new Map(objects.map((o) => [`${catalogOf(o)}/${o.sourceOid}`, o]));
   const ofRun = (run: TocEntry[]) => [...new Set(run.flatMap((e) => bySource.get(`${e.classId}/${e.objectId}`) ?? []))];
   const runs = dumpToc ? preDataRuns(parseToc(dumpToc)).map(ofRun) : [objects];
@@ -80,7 +82,7 @@ async function dropProvisioned(c: pg.Client, ctx: EngineContext, options: Cleanu
     // these objects (by target OID) when some of a run's tables are gone.
     await writeProvisioned(c, ctx.migrationId, { status: 'done', createdSchemas: state.createdSchemas, objects, result: state.result });
   }
-  const order = ['table', 'function', 'procedure', 'aggregate', 'domain', 'type', 'sequence'];
+  const order = ['view', 'table', 'function', 'procedure', 'aggregate', 'domain', 'type', 'sequence'];
   await inGroups(
     c,
     [...objects].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind)).map((o) => () => dropObject(c, o)),

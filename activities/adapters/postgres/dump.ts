@@ -1,6 +1,7 @@
 // The schema-only dump of what a migration moves: `-n` each schema holding a selected table (or a
 // type one uses), `-T` every other relation in those schemas, so the schemas' types, sequences
-// and functions come along but no unselected table or view.
+// and functions come along, and of their views those that go along (views.ts), but no unselected
+// table.
 import path from 'node:path';
 import type pg from 'pg';
 import type { EngineContext, ResolvedEndpoint } from '../engine';
@@ -10,6 +11,7 @@ import type { Selection } from './selection';
 import { qualify, quoteIdent } from './sql';
 import { dbConninfo, pgBin, pgEnv, runTool, tempDir, ToolFailed } from './tools';
 import { parseToc, type TocEntry } from './toc';
+import type { SourceView } from './views';
 
 export interface SchemaDump {
   file: string;
@@ -32,9 +34,9 @@ export async function dumpSchemas(src: pg.Client, sel: Selection): Promise<strin
   return [...schemas].sort();
 }
 
-export async function dumpSchema(ctx: EngineContext, src: pg.Client, sel: Selection): Promise<SchemaDump> {
+export async function dumpSchema(ctx: EngineContext, src: pg.Client, sel: Selection, views: readonly SourceView[] = []): Promise<SchemaDump> {
   const schemas = await dumpSchemas(src, sel);
-  const exclude = await unselectedRelations(src, schemas, selectedOids(sel));
+  const exclude = await unselectedRelations(src, schemas, new Set([...selectedOids(sel), ...views.map((v) => v.oid)]));
   const tmp = tempDir('ferry-dump');
   const file = path.join(tmp.dir, 'schema.dump');
   try {

@@ -50,7 +50,7 @@ export async function resolveOnTarget(tgt: pg.Client, objects: ProvisionedObject
   const out: ProvisionedObject[] = [];
   for (const o of objects) {
     let r: pg.QueryResult<{ oid: string }>;
-    if (o.kind === 'table' || o.kind === 'sequence') {
+    if (o.kind === 'table' || o.kind === 'sequence' || o.kind === 'view') {
       r = await tgt.query(
         `SELECT c.oid::int8 AS oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
           WHERE n.nspname = $1 AND c.relname = $2`,
@@ -79,7 +79,7 @@ export async function resolveOnTarget(tgt: pg.Client, objects: ProvisionedObject
 export async function currentLocation(c: pg.Client, o: ProvisionedObject): Promise<{ schema: string; name: string; signature?: string } | null> {
   if (o.targetOid === undefined) return null;
   let r: pg.QueryResult<{ schema: string; name: string; signature?: string }>;
-  if (o.kind === 'table' || o.kind === 'sequence')
+  if (o.kind === 'table' || o.kind === 'sequence' || o.kind === 'view')
     r = await c.query(
       `SELECT n.nspname AS schema, c.relname AS name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::oid`,
       [o.targetOid],

@@ -37,6 +37,8 @@ async function moveObject(c: pg.Client, o: ProvisionedObject, from: string, to: 
   switch (o.kind) {
     case 'table':
       return void (await c.query(`ALTER TABLE ${qualify(at.schema, at.name)} SET SCHEMA ${dest}`));
+    case 'view':
+      return void (await c.query(`ALTER ${o.materialized ? 'MATERIALIZED VIEW' : 'VIEW'} ${qualify(at.schema, at.name)} SET SCHEMA ${dest}`));
     case 'sequence':
       // An owned sequence moves with its table.
       if (!o.owned) await c.query(`ALTER SEQUENCE ${qualify(at.schema, at.name)} SET SCHEMA ${dest}`);
@@ -90,7 +92,7 @@ export async function applyRenames(ctx: EngineContext, tables: TableMapping[]): 
       }
       if (objects.length > 0) {
         // Tables first: their row types, owned sequences and indexes go with them.
-        const order = ['table', 'sequence', 'type', 'domain', 'function', 'procedure', 'aggregate'];
+        const order = ['table', 'view', 'sequence', 'type', 'domain', 'function', 'procedure', 'aggregate'];
         for (const o of [...objects].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind))) await moveObject(tgt, o, s, t);
       } else {
         for (const m of tables.filter((x) => x.source.schema === s))

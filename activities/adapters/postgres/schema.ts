@@ -13,6 +13,7 @@ import { plannedObjects, resolveOnTarget } from './objects';
 import type { Selection } from './selection';
 import { analyzeTable, tablesToAnalyze } from './statistics';
 import { pauseAutovacuum, resumeAutovacuum } from './autovacuum';
+import { createViews, planViewsOf, viewEntryIds } from './views';
 import { displayName, qualify, quoteIdent } from './sql';
 import { ensureState, readProvisioned, writeProvisioned, type ProvisionedObject } from './state';
 import { CATALOG, formatToc, POST_DATA_DESCS, PRE_DATA_DESCS, preDataRuns, withOwnComments, type TocEntry } from './toc';
@@ -39,11 +40,14 @@ function allTables(sel: Selection): TableRef[] {
   return [...sel.roots, ...sel.partitions].map((t) => ({ schema: t.schema, name: t.name }));
 }
 
-/** Pre-data entries to restore: everything but schemas (Ferry creates those itself and never drops one it did not create). */
-export function preDataEntries(toc: TocEntry[]): TocEntry[] {
+/**
+ * Pre-data entries to restore: everything but schemas (Ferry creates those itself and never drops
+ * one it did not create) and `leaveOut` (the views' column defaults: views come after the load).
+ */
+export function preDataEntries(toc: TocEntry[], leaveOut: ReadonlySet<number> = new Set()): TocEntry[] {
   return withOwnComments(
     toc,
-    toc.filter((e) => PRE_DATA_DESCS.has(e.desc) && !(e.desc === 'COMMENT' && e.rest.startsWith('- SCHEMA '))),
+    toc.filter((e) => PRE_DATA_DESCS.has(e.desc) && !leaveOut.has(e.dumpId) && !(e.desc === 'COMMENT' && e.rest.startsWith('- SCHEMA '))),
   );
 }
 
@@ -75,8 +79,9 @@ export async function provision(ctx: EngineContext): Promise<ProvisionResult> {
       );
     }
 
-    dump = await dumpSchema(ctx, src, sel);
-    const entries = preDataEntries(dump.toc);
+    const views = await planViewsOf(src, sel);
+    dump = await dumpSchema(ctx, src, sel, views.migrated);
+    const entries = preDataEntries(dump.toc, await viewEntryIds(src, dump.toc, views.migrated));
     const objects = await plannedObjects(src, entries);
     const haveSchemas = await existingSchemas(tgt, dump.schemas);
     const createdSchemas = [...new Set([...result.createdSchemas, ...dump.schemas.filter((s) => !haveSchemas.has(s))])].sort();
@@ -273,7 +278,8 @@ export async function finishLoad(ctx: EngineContext, tables: TableMapping[]): Pr
   try {
     tgt = await connectEndpoint(ctx.target);
     const sel = await checkedSelection(ctx, src);
-    dump = await dumpSchema(ctx, src, sel);
+    const views = await planViewsOf(src, sel);
+    dump = await dumpSchema(ctx, src, sel, views.migrated);
     const entries = await postDataToRestore(src, tgt, dump, selectedOids(sel));
     if (entries.length > 0) {
       const list = path.join(path.dirname(dump.file), 'post-data.list');
@@ -289,6 +295,8 @@ export async function finishLoad(ctx: EngineContext, tables: TableMapping[]): Pr
         throw toolError(err, ctx.target, 'pg_restore of indexes, constraints and triggers to the target');
       });
     }
+    // Over loaded, indexed tables (views.ts says why).
+    await createViews(ctx, src, tgt, dump, views);
     await syncSequences(ctx, src, tgt, dump);
     // Statistics for what the per-table path did not analyze (the load writes under source names).
     for (const table of await tablesToAnalyze(tgt, ctx.migrationId, tables.map((t) => t.source))) await analyzeTable(ctx, tgt, table);

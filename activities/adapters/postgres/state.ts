@@ -20,7 +20,7 @@ const STATE_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext('ferry'), hashtext
 
 /** An object the pre-data restore created on the target, tracked by OID so renames do not lose it. */
 export interface ProvisionedObject {
-  kind: 'table' | 'sequence' | 'type' | 'domain' | 'function' | 'procedure' | 'aggregate';
+  kind: 'table' | 'sequence' | 'type' | 'domain' | 'function' | 'procedure' | 'aggregate' | 'view';
   /** Where it was on the source (and, before renames, on the target). */
   schema: string;
   name: string;
@@ -31,6 +31,8 @@ export interface ProvisionedObject {
   targetOid?: number;
   /** Sequences owned by a column move and drop with their table. */
   owned?: boolean;
+  /** Views: a materialized view. */
+  materialized?: boolean;
 }
 
 export interface ProvisionedRow {

@@ -1,8 +1,10 @@
-// conflicts: a selected table that already exists on the target (under the name the load uses or
-// the name it ends up with after renames) stops the migration; the message says whether it holds rows.
+// conflicts: a selected table, or a view that goes along, that already exists on the target (under
+// the name the load uses or the name it ends up with after renames) stops the migration; the
+// message says whether it holds rows.
 import type { PrecheckItem, TableRef } from '../../../../workflows/types';
 import { existingTables } from '../catalog';
 import { mapSchema } from '../selection';
+import { planViewsOf } from '../views';
 import { qualify } from '../sql';
 import { fail, nameOf, pass, selectedTables, type PrecheckEnv } from './common';
 
@@ -14,8 +16,14 @@ export async function checkConflicts(env: PrecheckEnv): Promise<PrecheckItem[]> 
   for (const t of selectedTables(sel)) add({ schema: t.schema, name: t.name }); // the load's names
   for (const m of sel.mappings) add(m.target); // the names after renames
   for (const p of sel.partitions) add({ schema: mapSchema(ctx.spec.rename, p.schema), name: p.name });
+  if (env.src) {
+    for (const v of (await planViewsOf(env.src, sel)).migrated) {
+      add({ schema: v.schema, name: v.name });
+      add({ schema: mapSchema(ctx.spec.rename, v.schema), name: v.name });
+    }
+  }
   const present = await existingTables(tgt, [...wanted.values()]);
-  if (present.length === 0) return [pass('target.conflicts', 'none of the selected tables exists on the target')];
+  if (present.length === 0) return [pass('target.conflicts', 'none of the selected tables or migrated views exists on the target')];
   const described: string[] = [];
   for (const t of present.sort((a, b) => nameOf(a).localeCompare(nameOf(b)))) {
     let state: string;

@@ -1,0 +1,248 @@
+// Views and materialized views: which ones a migration takes along, and creating them on the target
+// once the tables are loaded and indexed (a view grouping by a primary key needs the key; a
+// materialized view is filled from the loaded rows).
+//
+// A view goes along when it sits in a schema the dump covers and everything it reads is created by
+// the migration too: selected tables (and their keys), other views that go along, functions and
+// types of the dumped schemas, built-in or extension objects. Any other view is named, with why, in
+// the precheck (schema.views).
+import path from 'node:path';
+import { writeFileSync } from 'node:fs';
+import type pg from 'pg';
+import type { EngineContext } from '../engine';
+import { SchemaCopyFailed, TargetConflict } from '../errors';
+import { existingTables, FIRST_NORMAL_OBJECT_ID } from './catalog';
+import { closeClient, connectEndpoint, serverVersionNum } from './connect';
+import { dumpSchemas, selectedOids, toolError, type SchemaDump } from './dump';
+import type { Selection } from './selection';
+import { displayName, qualify, quoteIdent } from './sql';
+import { readProvisioned, writeProvisioned, type ProvisionedObject } from './state';
+import { CATALOG, formatToc, withOwnComments, type TocEntry } from './toc';
+import { pgBin, runTool } from './tools';
+
+export interface SourceView {
+  oid: number;
+  schema: string;
+  name: string;
+  materialized: boolean;
+  /** A materialized view that holds rows on the source (REFRESHed there at least once). */
+  populated: boolean;
+}
+
+export interface ViewPlan {
+  /** Created on the target by finishLoad, in the dump's (dependency) order. */
+  migrated: SourceView[];
+  /** Left behind, each with the reason. */
+  left: { view: SourceView; reason: string }[];
+}
+
+interface Dependency {
+  view: number;
+  /** Catalog of the referenced object (pg_class, pg_proc, ...). */
+  classId: number;
+  ref: number;
+  /** The referenced relation (a table or view itself, a key's table, a row type's table), else 0. */
+  relid: number;
+  relkind: string | null;
+  schema: string | null;
+  described: string;
+  /** A member of an extension (the extensions precheck wants those on the target). */
+  extension: boolean;
+}
+
+/**
+ * Views to take along and those left behind. Candidates are the views and materialized views of
+ * `schemas` (the dump's) and, elsewhere, those that read a selected table (only named, since their
+ * schema is not migrated). Extension members are the extension's business and never candidates.
+ */
+export async function planViews(src: pg.Client, sel: Selection, schemas: string[]): Promise<ViewPlan> {
+  const selected = selectedOids(sel);
+  const candidates = (
+    await src.query<{ oid: string; schema: string; name: string; kind: string; populated: boolean }>(
+      `SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name, c.relkind::text AS kind, c.relispopulated AS populated
+         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('v', 'm')
+          AND (n.nspname = ANY($1::text[])
+               OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite w JOIN pg_catalog.pg_depend d
+                                     ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = w.oid
+                           WHERE w.ev_class = c.oid AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = ANY($2::oid[])))
+          AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                           WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+        ORDER BY 2, 3`,
+      [schemas, [...selected]],
+    )
+  ).rows.map((r) => ({ oid: Number(r.oid), schema: r.schema, name: r.name, materialized: r.kind === 'm', populated: r.kind === 'm' && r.populated }));
+  if (candidates.length === 0) return { migrated: [], left: [] };
+
+  // What each candidate's rules read (the _RETURN rule's own link to its view is skipped).
+  const deps = (
+    await src.query<{ view: string; classid: string; ref: string; relid: string; relkind: string | null; schema: string | null; described: string; extension: boolean }>(
+      `SELECT x.view, x.classid, x.ref, x.relid, (SELECT relkind::text FROM pg_catalog.pg_class WHERE oid = x.relid) AS relkind,
+              x.schema, x.described, x.extension
+         FROM (
+       SELECT w.ev_class::int8 AS view, d.refclassid::int8 AS classid, d.refobjid::int8 AS ref,
+              CASE d.refclassid
+                WHEN 'pg_catalog.pg_class'::regclass THEN d.refobjid
+                WHEN 'pg_catalog.pg_constraint'::regclass THEN (SELECT conrelid FROM pg_catalog.pg_constraint WHERE oid = d.refobjid)
+                WHEN 'pg_catalog.pg_type'::regclass THEN (SELECT typrelid FROM pg_catalog.pg_type WHERE oid = d.refobjid)
+                ELSE 0 END::int8 AS relid,
+              o.schema, pg_catalog.pg_describe_object(d.refclassid, d.refobjid, 0) AS described,
+              EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
+                       WHERE e.classid = d.refclassid AND e.objid = d.refobjid AND e.deptype = 'e') AS extension
+         FROM pg_catalog.pg_rewrite w
+         JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = w.oid
+         CROSS JOIN LATERAL pg_catalog.pg_identify_object(d.refclassid, d.refobjid, 0) o
+        WHERE w.ev_class = ANY($1::oid[]) AND NOT (d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = w.ev_class)
+          AND d.deptype = 'n') x`,
+      [candidates.map((v) => v.oid)],
+    )
+  ).rows.map(
+    (r): Dependency => ({
+      view: Number(r.view),
+      classId: Number(r.classid),
+      ref: Number(r.ref),
+      relid: Number(r.relid),
+      relkind: r.relkind,
+      schema: r.schema,
+      described: r.described,
+      extension: r.extension,
+    }),
+  );
+
+  const inDump = new Set(schemas);
+  const candidateOids = new Set(candidates.map((v) => v.oid));
+  const reasons = new Map<number, string>();
+  for (const v of candidates) if (!inDump.has(v.schema)) reasons.set(v.oid, `its schema ${quoteIdent(v.schema)} is not migrated`);
+  // A reference is met by a selected table, a view that goes along (decided below), or an object
+  // provision restores (in a dumped schema: types, functions, sequences), the server has (built
+  // in) or an extension brings.
+  const unmet = (d: Dependency): string | null => {
+    if (d.relid !== 0 && d.relkind !== 'S' && d.relkind !== 'c') {
+      if (selected.has(d.relid) || (candidateOids.has(d.relid) && !reasons.has(d.relid))) return null;
+      return `reads ${d.described}, which is not migrated`;
+    }
+    if (d.ref < FIRST_NORMAL_OBJECT_ID || d.extension || (d.schema !== null && inDump.has(d.schema))) return null;
+    return `uses ${d.described}, which is not migrated`;
+  };
+  // Until nothing changes: a view over a view left behind is left behind too.
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const d of deps) {
+      if (reasons.has(d.view)) continue;
+      const why = unmet(d);
+      if (why) {
+        reasons.set(d.view, why);
+        changed = true;
+      }
+    }
+  }
+  return {
+    migrated: candidates.filter((v) => !reasons.has(v.oid)),
+    left: candidates.filter((v) => reasons.has(v.oid)).map((view) => ({ view, reason: reasons.get(view.oid)! })),
+  };
+}
+
+/** The plan for a selection, over the schemas its dump covers. */
+export async function planViewsOf(src: pg.Client, sel: Selection): Promise<ViewPlan> {
+  return planViews(src, sel, await dumpSchemas(src, sel));
+}
+
+/**
+ * Dump ids of the TOC entries that make up these views: the view itself and what hangs on the relation (column defaults, indexes, triggers, rules,
+ * statistics). Comments follow their owner (withOwnComments).
+ */
+export async function viewEntryIds(src: pg.Client, toc: readonly TocEntry[], views: readonly SourceView[]): Promise<Set<number>> {
+  const oids = new Set(views.map((v) => v.oid));
+  const ids = new Set<number>();
+  if (oids.size === 0) return ids;
+  const attached = toc.filter((e) => e.objectId !== 0 && e.classId !== CATALOG.pg_namespace);
+  // Each entry's relation; pg_statistic_ext exists from PostgreSQL 10.
+  const stats = (await serverVersionNum(src)) >= 100000 ? `WHEN 'pg_catalog.pg_statistic_ext'::regclass THEN (SELECT stxrelid FROM pg_catalog.pg_statistic_ext WHERE oid = e.oid)` : '';
+  const r = await src.query<{ i: string; relid: string | null }>(
+    `SELECT e.i, CASE e.cls
+        WHEN 'pg_catalog.pg_class'::regclass THEN coalesce((SELECT indrelid FROM pg_catalog.pg_index WHERE indexrelid = e.oid), e.oid)
+        WHEN 'pg_catalog.pg_attrdef'::regclass THEN (SELECT adrelid FROM pg_catalog.pg_attrdef WHERE oid = e.oid)
+        WHEN 'pg_catalog.pg_trigger'::regclass THEN (SELECT tgrelid FROM pg_catalog.pg_trigger WHERE oid = e.oid)
+        WHEN 'pg_catalog.pg_rewrite'::regclass THEN (SELECT ev_class FROM pg_catalog.pg_rewrite WHERE oid = e.oid)
+        ${stats}
+        END::int8 AS relid
+       FROM unnest($1::oid[], $2::oid[]) WITH ORDINALITY AS e(cls, oid, i)`,
+    [attached.map((e) => e.classId), attached.map((e) => e.objectId)],
+  );
+  for (const row of r.rows) if (row.relid !== null && oids.has(Number(row.relid))) ids.add(attached[Number(row.i) - 1]!.dumpId);
+  return ids;
+}
+
+/**
+ * pg_restore's script without the psql meta-commands recent minor releases put around it
+ * (`\\restrict KEY` / `\\unrestrict KEY`, which guard psql against a malicious dump): the server
+ * takes SQL only.
+ */
+export function withoutMetaCommands(script: string): string {
+  return script.replace(/^\\(un)?restrict [A-Za-z0-9]+$/gm, '');
+}
+
+/**
+ * Create the plan's views on the target, with their comments, defaults, indexes and triggers, and
+ * fill the materialized ones the source has filled (a schema-only dump creates them WITH NO DATA;
+ * refreshed in the dump's order, so one over another comes after it): all in one transaction that also records them (by target OID) among
+ * what Ferry created, so a retry knows they are there and an abort drops exactly them.
+ */
+export async function createViews(ctx: EngineContext, src: pg.Client, tgt: pg.Client, dump: SchemaDump, plan: ViewPlan): Promise<void> {
+  if (plan.migrated.length === 0) return;
+  const state = await readProvisioned(tgt, ctx.migrationId);
+  if (!state) throw new SchemaCopyFailed(`migration ${ctx.migrationId} has no provision record on the target: cannot create its views`);
+  if (state.objects.some((o) => o.kind === 'view')) return; // committed by an earlier attempt
+  const taken = await existingTables(tgt, plan.migrated);
+  if (taken.length > 0) {
+    throw new TargetConflict(
+      `target already has ${taken.map((t) => displayName(t.schema, t.name)).join(', ')}, the name of a view Ferry migrates: drop or rename it on the target`,
+    );
+  }
+  const ids = await viewEntryIds(src, dump.toc, plan.migrated);
+  const entries = withOwnComments(
+    dump.toc,
+    dump.toc.filter((e) => ids.has(e.dumpId) || e.desc === 'COMMENT'),
+  );
+  const list = path.join(path.dirname(dump.file), 'views.list');
+  writeFileSync(list, formatToc(entries));
+  // As a script run here rather than by pg_restore, so the views and their record commit together.
+  const { stdout: script } = await runTool(
+    pgBin('pg_restore'),
+    ['-f', '-', '--no-owner', '--no-privileges', '--no-tablespaces', '--no-security-labels', '-L', list, dump.file],
+    process.env,
+    { captureStdout: true, signal: ctx.signal },
+  ).catch((err) => {
+    throw toolError(err, ctx.target, 'pg_restore of the views');
+  });
+  // Its own session: the script sets search_path and other settings for the session.
+  const c = await connectEndpoint(ctx.target);
+  try {
+    await c.query('BEGIN');
+    try {
+      await c.query(withoutMetaCommands(script));
+      const position = new Map(dump.toc.filter((e) => e.desc === 'MATERIALIZED VIEW').map((e, i) => [e.objectId, i]));
+      const fill = plan.migrated.filter((v) => v.populated).sort((a, b) => (position.get(a.oid) ?? 0) - (position.get(b.oid) ?? 0));
+      for (const v of fill) await c.query(`REFRESH MATERIALIZED VIEW ${qualify(v.schema, v.name)}`);
+      const created: ProvisionedObject[] = [];
+      for (const v of plan.migrated) {
+        const r = await c.query<{ oid: string }>(
+          `SELECT c.oid::int8 AS oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('v', 'm')`,
+          [v.schema, v.name],
+        );
+        const oid = r.rows[0]?.oid;
+        if (oid === undefined) throw new SchemaCopyFailed(`view ${displayName(v.schema, v.name)} is not on the target after its restore`);
+        created.push({ kind: 'view', schema: v.schema, name: v.name, sourceOid: v.oid, targetOid: Number(oid), materialized: v.materialized });
+      }
+      await writeProvisioned(c, ctx.migrationId, { status: state.status, createdSchemas: state.createdSchemas, objects: [...state.objects, ...created], result: state.result });
+      await c.query('COMMIT');
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      if (err instanceof SchemaCopyFailed) throw err;
+      throw new SchemaCopyFailed(`creating the views on the target failed, none was created: ${(err as Error).message}`, { cause: err });
+    }
+  } finally {
+    await closeClient(c);
+  }
+}
