@@ -5,7 +5,7 @@ import type pg from 'pg';
 import type { TableRef } from '../../../workflows/types';
 import type { CleanupOptions, EngineContext } from '../engine';
 import { existingTables } from './catalog';
-import { classifyError, closeClient, connectEndpoint } from './connect';
+import { classifyError, closeClient, connectEndpoint, inTransaction } from './connect';
 import { currentLocation, resolveOnTarget } from './objects';
 import { qualify, quoteIdent } from './sql';
 import { readProvisioned, removeState, writeProvisioned, type ProvisionedObject } from './state';
@@ -62,14 +62,9 @@ const DROPS_PER_TRANSACTION = 500;
 
 async function inGroups(c: pg.Client, drops: (() => Promise<void>)[]): Promise<void> {
   for (let i = 0; i < drops.length; i += DROPS_PER_TRANSACTION) {
-    await c.query('BEGIN');
-    try {
+    await inTransaction(c, async () => {
       for (const drop of drops.slice(i, i + DROPS_PER_TRANSACTION)) await drop();
-      await c.query('COMMIT');
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    }
+    });
   }
 }
 

@@ -8,6 +8,7 @@
 import type pg from 'pg';
 import type { MigrationSpec } from '../../../workflows/spec';
 import type { TableRef } from '../../../workflows/types';
+import { inTransaction } from './connect';
 import { qualify, quoteIdent } from './sql';
 
 export interface IndexStatement {
@@ -104,18 +105,13 @@ export async function buildIndexes(tgt: pg.Client, table: TableRef, statements: 
   let ran = 0;
   for (const s of statements) {
     if (await exists(tgt, table, s)) continue;
-    await tgt.query('BEGIN');
-    try {
+    await inTransaction(tgt, async () => {
       await tgt.query('SELECT pg_catalog.set_config(name, value, true) FROM unnest($1::text[], $2::text[]) AS s(name, value)', [
         Object.keys(settings),
         Object.values(settings),
       ]);
       await tgt.query(s.sql);
-      await tgt.query('COMMIT');
-    } catch (err) {
-      await tgt.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    }
+    });
     ran++;
   }
   return ran;

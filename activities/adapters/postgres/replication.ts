@@ -45,7 +45,7 @@ import {
   type TargetTable,
   type Tuple,
 } from './apply';
-import { classifyError, clientConfig, closeClient, connectEndpoint, pgCode, sslConfig } from './connect';
+import { classifyError, clientConfig, closeClient, connectEndpoint, inTransaction, pgCode, sslConfig } from './connect';
 import { captureName, dropHeartbeatTable, ensureHeartbeatTable, heartbeatTable, SOURCE_WRITER, startHeartbeat, type HeartbeatTable, type HeartbeatWriter } from './heartbeat';
 import { ParkingLot } from './parking';
 import { formatLsn, isLsn, lsnDiff, parseLsn } from './lsn';
@@ -89,8 +89,7 @@ export async function ensureCdcState(tgt: pg.Client): Promise<void> {
     [STATE_SCHEMA],
   );
   if (r.rowCount) return;
-  await tgt.query('BEGIN');
-  try {
+  await inTransaction(tgt, async () => {
     await tgt.query(STATE_LOCK_SQL);
     await tgt.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(STATE_SCHEMA)}`);
     await tgt.query(`CREATE TABLE IF NOT EXISTS ${CDC_TABLE} (
@@ -101,11 +100,7 @@ export async function ensureCdcState(tgt: pg.Client): Promise<void> {
       applied_at timestamptz NOT NULL DEFAULT now(),
       heartbeat_ts timestamptz,
       applied_changes bigint NOT NULL DEFAULT 0)`);
-    await tgt.query('COMMIT');
-  } catch (err) {
-    await tgt.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
+  });
 }
 
 export async function readCdcState(tgt: pg.Client, migrationId: string): Promise<CdcState | null> {

@@ -79,7 +79,7 @@ export async function provision(ctx: EngineContext): Promise<ProvisionResult> {
       );
     }
 
-    const views = await planViewsOf(src, sel);
+    const views = await planViewsOf(src, sel, ctx.spec.tables);
     dump = await dumpSchema(ctx, src, sel, views.migrated);
     const entries = preDataEntries(dump.toc, await viewEntryIds(src, dump.toc, views.migrated));
     const objects = await plannedObjects(src, entries);
@@ -278,7 +278,7 @@ export async function finishLoad(ctx: EngineContext, tables: TableMapping[]): Pr
   try {
     tgt = await connectEndpoint(ctx.target);
     const sel = await checkedSelection(ctx, src);
-    const views = await planViewsOf(src, sel);
+    const views = await planViewsOf(src, sel, ctx.spec.tables);
     dump = await dumpSchema(ctx, src, sel, views.migrated);
     const entries = await postDataToRestore(src, tgt, dump, selectedOids(sel));
     if (entries.length > 0) {

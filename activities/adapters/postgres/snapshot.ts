@@ -8,7 +8,7 @@ import type pg from 'pg';
 import type { TableMapping } from '../../../workflows/types';
 import type { EngineContext } from '../engine';
 import { FerryError, SnapshotLost } from '../errors';
-import { classifyError, closeClient, connectEndpoint, pgCode, withClient } from './connect';
+import { classifyError, closeClient, connectEndpoint, inTransaction, pgCode, withClient } from './connect';
 import { CHUNK_TABLE, ensureState, SNAPSHOT_TABLE, STATE_SCHEMA } from './state';
 // online mode (CDC) only:
 import { isLsn } from './lsn';
@@ -230,19 +230,14 @@ export async function holdSlotSnapshot(ctx: EngineContext): Promise<void> {
       await withClient(ctx.target, async (tgt) => {
         await ensureState(tgt);
         await ensureCdcState(tgt);
-        await tgt.query('BEGIN');
-        try {
+        await inTransaction(tgt, async () => {
           await tgt.query(
             `INSERT INTO ${SNAPSHOT_TABLE} (migration_id, snapshot_id, worker, exported_at) VALUES ($1, $2, $3, now())
              ON CONFLICT (migration_id) DO UPDATE SET snapshot_id = EXCLUDED.snapshot_id, worker = EXCLUDED.worker, exported_at = EXCLUDED.exported_at`,
             [ctx.migrationId, id, ctx.workerId],
           );
           await recordSlot(tgt, ctx.migrationId, slot, lsn);
-          await tgt.query('COMMIT');
-        } catch (err) {
-          await tgt.query('ROLLBACK').catch(() => undefined);
-          throw err;
-        }
+        });
       });
 
       // Hold: no command may run on the replication session (the next one would end the snapshot).
@@ -309,17 +304,12 @@ export async function restartSlotLoad(ctx: EngineContext, tables: TableMapping[]
              JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.name AND c.relkind IN ('r', 'p')`,
           [run.map(([, t]) => t.source.schema), run.map(([, t]) => t.source.name)],
         );
-        await tgt.query('BEGIN');
-        try {
+        await inTransaction(tgt, async () => {
           if (found.rows.length > 0) {
             await tgt.query(`TRUNCATE TABLE ${found.rows.map((r) => `${r.relkind === 'p' ? '' : 'ONLY '}${qualify(r.schema, r.name)}`).join(', ')}`);
           }
           await tgt.query(`DELETE FROM ${CHUNK_TABLE} WHERE migration_id = $1 AND source_table = ANY($2::text[])`, [ctx.migrationId, run.map(([name]) => name)]);
-          await tgt.query('COMMIT');
-        } catch (err) {
-          await tgt.query('ROLLBACK').catch(() => undefined);
-          throw err;
-        }
+        });
       }
     });
   } catch (err) {

@@ -3,6 +3,7 @@
 // snapshot the full load reads under, and each split table's ranges (so a re-plan keeps chunk ids).
 import type pg from 'pg';
 import type { ProvisionResult } from '../../../workflows/types';
+import { inTransaction } from './connect';
 import { qualify, quoteIdent } from './sql';
 
 export const STATE_SCHEMA = 'ferry';
@@ -56,8 +57,7 @@ export async function ensureState(client: pg.Client): Promise<void> {
     [STATE_SCHEMA, STATE_TABLES],
   );
   if (r.rows[0]?.n === STATE_TABLES.length) return;
-  await client.query('BEGIN');
-  try {
+  await inTransaction(client, async () => {
     await client.query(STATE_LOCK_SQL);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(STATE_SCHEMA)}`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${CHUNK_TABLE} (
@@ -96,11 +96,7 @@ export async function ensureState(client: pg.Client): Promise<void> {
       split jsonb NOT NULL,
       planned_at timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (migration_id, source_table))`);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
+  });
 }
 
 /** The provision record; `dumpToc` is the pre-data list it restores (or restored). */
@@ -143,13 +139,9 @@ export async function updateCreatedSchemas(client: pg.Client, migrationId: strin
 /** Delete this migration's state; drop the schema when no other migration has rows left. */
 export async function removeState(client: pg.Client, migrationId: string): Promise<void> {
   if (!(await stateSchemaExists(client))) return;
-  await client.query('BEGIN');
-  try {
+  await inTransaction(client, async () => {
     await client.query(STATE_LOCK_SQL);
-    if (!(await stateSchemaExists(client))) {
-      await client.query('COMMIT');
-      return;
-    }
+    if (!(await stateSchemaExists(client))) return;
     let remaining = 0;
     for (const table of STATE_TABLES) {
       const exists = await client.query(
@@ -163,9 +155,5 @@ export async function removeState(client: pg.Client, migrationId: string): Promi
       remaining += r.rows[0]?.n ?? 0;
     }
     if (remaining === 0) await client.query(`DROP SCHEMA ${quoteIdent(STATE_SCHEMA)} CASCADE`);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
+  });
 }

@@ -12,9 +12,10 @@ import type pg from 'pg';
 import type { EngineContext } from '../engine';
 import { SchemaCopyFailed, TargetConflict } from '../errors';
 import { existingTables, FIRST_NORMAL_OBJECT_ID } from './catalog';
-import { closeClient, connectEndpoint, serverVersionNum } from './connect';
+import { closeClient, connectEndpoint, inTransaction, serverVersionNum } from './connect';
 import { dumpSchemas, selectedOids, toolError, type SchemaDump } from './dump';
-import type { Selection } from './selection';
+import { matchesPattern, type Selection } from './selection';
+import type { MigrationSpec } from '../../../workflows/spec';
 import { displayName, qualify, quoteIdent } from './sql';
 import { readProvisioned, writeProvisioned, type ProvisionedObject } from './state';
 import { CATALOG, formatToc, withOwnComments, type TocEntry } from './toc';
@@ -38,12 +39,15 @@ export interface ViewPlan {
 
 interface Dependency {
   view: number;
-  /** Catalog of the referenced object (pg_class, pg_proc, ...). */
+  /** The referenced object: an array type stands for its element type. */
   classId: number;
   ref: number;
-  /** The referenced relation (a table or view itself, a key's table, a row type's table), else 0. */
+  /** The relation behind it (a table or view itself, a key's table, a row type's table), else 0. */
   relid: number;
   relkind: string | null;
+  /** A sequence's owning table (identity or OWNED BY), else 0: pg_dump dumps it with that table only. */
+  owner: number;
+  /** The object's schema; for a schema, its name. */
   schema: string | null;
   described: string;
   /** A member of an extension (the extensions precheck wants those on the target). */
@@ -53,9 +57,10 @@ interface Dependency {
 /**
  * Views to take along and those left behind. Candidates are the views and materialized views of
  * `schemas` (the dump's) and, elsewhere, those that read a selected table (only named, since their
- * schema is not migrated). Extension members are the extension's business and never candidates.
+ * schema is not migrated). Extension members are the extension's business and never candidates;
+ * a view the spec's tables.exclude names stays behind.
  */
-export async function planViews(src: pg.Client, sel: Selection, schemas: string[]): Promise<ViewPlan> {
+export async function planViews(src: pg.Client, sel: Selection, schemas: string[], tables: MigrationSpec['tables']): Promise<ViewPlan> {
   const selected = selectedOids(sel);
   const candidates = (
     await src.query<{ oid: string; schema: string; name: string; kind: string; populated: boolean }>(
@@ -74,26 +79,45 @@ export async function planViews(src: pg.Client, sel: Selection, schemas: string[
   ).rows.map((r) => ({ oid: Number(r.oid), schema: r.schema, name: r.name, materialized: r.kind === 'm', populated: r.kind === 'm' && r.populated }));
   if (candidates.length === 0) return { migrated: [], left: [] };
 
-  // What each candidate's rules read (the _RETURN rule's own link to its view is skipped).
+  // What each candidate reads: through its rules, and through what hangs on it (triggers, column
+  // defaults, a materialized view's indexes and statistics), which are restored with it. Links
+  // back to the view itself are skipped.
+  const stats = (await serverVersionNum(src)) >= 100000
+    ? `UNION ALL SELECT stxrelid, 'pg_catalog.pg_statistic_ext'::regclass::oid, oid FROM pg_catalog.pg_statistic_ext WHERE stxrelid = ANY($1::oid[])`
+    : '';
   const deps = (
-    await src.query<{ view: string; classid: string; ref: string; relid: string; relkind: string | null; schema: string | null; described: string; extension: boolean }>(
-      `SELECT x.view, x.classid, x.ref, x.relid, (SELECT relkind::text FROM pg_catalog.pg_class WHERE oid = x.relid) AS relkind,
-              x.schema, x.described, x.extension
-         FROM (
-       SELECT w.ev_class::int8 AS view, d.refclassid::int8 AS classid, d.refobjid::int8 AS ref,
-              CASE d.refclassid
-                WHEN 'pg_catalog.pg_class'::regclass THEN d.refobjid
-                WHEN 'pg_catalog.pg_constraint'::regclass THEN (SELECT conrelid FROM pg_catalog.pg_constraint WHERE oid = d.refobjid)
-                WHEN 'pg_catalog.pg_type'::regclass THEN (SELECT typrelid FROM pg_catalog.pg_type WHERE oid = d.refobjid)
-                ELSE 0 END::int8 AS relid,
-              o.schema, pg_catalog.pg_describe_object(d.refclassid, d.refobjid, 0) AS described,
-              EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
-                       WHERE e.classid = d.refclassid AND e.objid = d.refobjid AND e.deptype = 'e') AS extension
-         FROM pg_catalog.pg_rewrite w
-         JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = w.oid
-         CROSS JOIN LATERAL pg_catalog.pg_identify_object(d.refclassid, d.refobjid, 0) o
-        WHERE w.ev_class = ANY($1::oid[]) AND NOT (d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = w.ev_class)
-          AND d.deptype = 'n') x`,
+    await src.query<{ view: string; classid: string; ref: string; relid: string; relkind: string | null; owner: string; schema: string | null; described: string; extension: boolean }>(
+      `WITH parts(view, classid, objid) AS (
+         SELECT ev_class, 'pg_catalog.pg_rewrite'::regclass::oid, oid FROM pg_catalog.pg_rewrite WHERE ev_class = ANY($1::oid[])
+         UNION ALL SELECT tgrelid, 'pg_catalog.pg_trigger'::regclass::oid, oid FROM pg_catalog.pg_trigger WHERE tgrelid = ANY($1::oid[])
+         UNION ALL SELECT adrelid, 'pg_catalog.pg_attrdef'::regclass::oid, oid FROM pg_catalog.pg_attrdef WHERE adrelid = ANY($1::oid[])
+         UNION ALL SELECT indrelid, 'pg_catalog.pg_class'::regclass::oid, indexrelid FROM pg_catalog.pg_index WHERE indrelid = ANY($1::oid[])
+         ${stats}),
+       refs AS (
+         -- An array type is met by its element type.
+         SELECT DISTINCT p.view, coalesce(a.classid, d.refclassid) AS classid, coalesce(a.oid, d.refobjid) AS ref
+           FROM parts p
+           JOIN pg_catalog.pg_depend d ON d.classid = p.classid AND d.objid = p.objid AND d.deptype = 'n'
+           LEFT JOIN LATERAL (SELECT 'pg_catalog.pg_type'::regclass::oid AS classid, t.typelem AS oid FROM pg_catalog.pg_type t
+                               WHERE d.refclassid = 'pg_catalog.pg_type'::regclass AND t.oid = d.refobjid AND t.typelem <> 0 AND t.typlen = -1) a ON true
+          WHERE NOT (d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = p.view)),
+       rels AS (
+         SELECT r.*, CASE r.classid
+                  WHEN 'pg_catalog.pg_class'::regclass THEN r.ref
+                  WHEN 'pg_catalog.pg_constraint'::regclass THEN (SELECT conrelid FROM pg_catalog.pg_constraint WHERE oid = r.ref)
+                  WHEN 'pg_catalog.pg_type'::regclass THEN (SELECT typrelid FROM pg_catalog.pg_type WHERE oid = r.ref)
+                  ELSE 0 END AS relid
+           FROM refs r)
+       SELECT x.view::int8 AS view, x.classid::int8 AS classid, x.ref::int8 AS ref, x.relid::int8 AS relid,
+              c.relkind::text AS relkind,
+              coalesce((SELECT o.refobjid FROM pg_catalog.pg_depend o
+                         WHERE c.relkind = 'S' AND o.classid = 'pg_catalog.pg_class'::regclass AND o.objid = x.relid
+                           AND o.refclassid = 'pg_catalog.pg_class'::regclass AND o.deptype IN ('a', 'i') LIMIT 1), 0)::int8 AS owner,
+              CASE WHEN x.classid = 'pg_catalog.pg_namespace'::regclass THEN (SELECT nspname FROM pg_catalog.pg_namespace WHERE oid = x.ref)
+                   ELSE (pg_catalog.pg_identify_object(x.classid, x.ref, 0)).schema END AS schema,
+              pg_catalog.pg_describe_object(x.classid, x.ref, 0) AS described,
+              EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = x.classid AND e.objid = x.ref AND e.deptype = 'e') AS extension
+         FROM rels x LEFT JOIN pg_catalog.pg_class c ON c.oid = x.relid`,
       [candidates.map((v) => v.oid)],
     )
   ).rows.map(
@@ -103,6 +127,7 @@ export async function planViews(src: pg.Client, sel: Selection, schemas: string[
       ref: Number(r.ref),
       relid: Number(r.relid),
       relkind: r.relkind,
+      owner: Number(r.owner),
       schema: r.schema,
       described: r.described,
       extension: r.extension,
@@ -112,17 +137,21 @@ export async function planViews(src: pg.Client, sel: Selection, schemas: string[
   const inDump = new Set(schemas);
   const candidateOids = new Set(candidates.map((v) => v.oid));
   const reasons = new Map<number, string>();
-  for (const v of candidates) if (!inDump.has(v.schema)) reasons.set(v.oid, `its schema ${quoteIdent(v.schema)} is not migrated`);
-  // A reference is met by a selected table, a view that goes along (decided below), or an object
-  // provision restores (in a dumped schema: types, functions, sequences), the server has (built
-  // in) or an extension brings.
+  for (const v of candidates) {
+    if (!inDump.has(v.schema)) reasons.set(v.oid, `its schema ${quoteIdent(v.schema)} is not migrated`);
+    else if (tables.exclude.some((p) => matchesPattern(p, v.schema, v.name))) reasons.set(v.oid, 'excluded by tables.exclude');
+  }
+  const goesAlong = (oid: number) => candidateOids.has(oid) && !reasons.has(oid);
+  // A reference is met by what the server has (built in) or an extension brings, a selected table,
+  // a view that goes along (decided below), or what provision restores: the types and functions of
+  // the dumped schemas, and their sequences but those owned by a table left out (dumped with it).
   const unmet = (d: Dependency): string | null => {
-    if (d.relid !== 0 && d.relkind !== 'S' && d.relkind !== 'c') {
-      if (selected.has(d.relid) || (candidateOids.has(d.relid) && !reasons.has(d.relid))) return null;
-      return `reads ${d.described}, which is not migrated`;
-    }
-    if (d.ref < FIRST_NORMAL_OBJECT_ID || d.extension || (d.schema !== null && inDump.has(d.schema))) return null;
-    return `uses ${d.described}, which is not migrated`;
+    if (d.ref < FIRST_NORMAL_OBJECT_ID || d.extension) return null;
+    const dumped = d.schema !== null && inDump.has(d.schema);
+    if (d.classId === CATALOG.pg_namespace) return dumped ? null : `uses ${d.described}, which is not migrated`;
+    if (d.relkind === 'S') return dumped && (d.owner === 0 || selected.has(d.owner)) ? null : `uses ${d.described}, which is not migrated`;
+    if (d.relid !== 0 && d.relkind !== 'c') return selected.has(d.relid) || goesAlong(d.relid) ? null : `reads ${d.described}, which is not migrated`;
+    return dumped ? null : `uses ${d.described}, which is not migrated`;
   };
   // Until nothing changes: a view over a view left behind is left behind too.
   for (let changed = true; changed; ) {
@@ -136,15 +165,27 @@ export async function planViews(src: pg.Client, sel: Selection, schemas: string[
       }
     }
   }
-  return {
-    migrated: candidates.filter((v) => !reasons.has(v.oid)),
-    left: candidates.filter((v) => reasons.has(v.oid)).map((view) => ({ view, reason: reasons.get(view.oid)! })),
-  };
+  const migrated = candidates.filter((v) => !reasons.has(v.oid));
+  // A materialized view is filled only when every one it reads is (pg_dump does the same: the
+  // REFRESH would fail on an unfilled one).
+  const byOid = new Map(migrated.map((v) => [v.oid, v]));
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const d of deps) {
+      const v = byOid.get(d.view);
+      const read = byOid.get(d.relid);
+      if (v?.populated && read?.materialized && !read.populated) {
+        v.populated = false;
+        changed = true;
+      }
+    }
+  }
+  return { migrated, left: candidates.filter((v) => reasons.has(v.oid)).map((view) => ({ view, reason: reasons.get(view.oid)! })) };
 }
 
 /** The plan for a selection, over the schemas its dump covers. */
-export async function planViewsOf(src: pg.Client, sel: Selection): Promise<ViewPlan> {
-  return planViews(src, sel, await dumpSchemas(src, sel));
+export async function planViewsOf(src: pg.Client, sel: Selection, tables: MigrationSpec['tables']): Promise<ViewPlan> {
+  return planViews(src, sel, await dumpSchemas(src, sel), tables);
 }
 
 /**
@@ -183,10 +224,39 @@ export function withoutMetaCommands(script: string): string {
 }
 
 /**
+ * The search_path a session of this user in this database starts with: ALTER ROLE ... IN DATABASE,
+ * then ALTER ROLE, then ALTER DATABASE, else the built-in default (SQL).
+ */
+const USER_SEARCH_PATH_SQL = `coalesce(
+    (SELECT substr(c, 13) FROM pg_catalog.pg_db_role_setting s CROSS JOIN unnest(s.setconfig) AS c
+      WHERE c LIKE 'search\\_path=%'
+        AND s.setdatabase IN (0, (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()))
+        AND s.setrole IN (0, (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user))
+        AND (s.setdatabase, s.setrole) <> (0::oid, 0::oid)
+      ORDER BY s.setrole = 0, s.setdatabase = 0 LIMIT 1),
+    (SELECT boot_val FROM pg_catalog.pg_settings WHERE name = 'search_path'))`;
+
+/**
+ * The script cut at pg_restore's entry headers (`-- Name: spend; Type: VIEW; Schema: sales; ...`),
+ * each piece with what it creates, so a failure names its object. The first piece (settings) has
+ * no header.
+ */
+export function scriptEntries(script: string): { object: string; sql: string }[] {
+  return withoutMetaCommands(script)
+    .split(/^(?=--\n-- (?:Data for )?Name: )/m)
+    .filter((sql) => sql.trim() !== '')
+    .map((sql) => {
+      const m = /^--\n-- (?:Data for )?Name: (.*); Type: (.*); Schema: (.*); Owner: /.exec(sql);
+      return { object: m ? `${m[2]} ${m[3] === '-' ? '' : `${m[3]}.`}${m[1]}` : 'session settings', sql };
+    });
+}
+
+/**
  * Create the plan's views on the target, with their comments, defaults, indexes and triggers, and
- * fill the materialized ones the source has filled (a schema-only dump creates them WITH NO DATA;
- * refreshed in the dump's order, so one over another comes after it): all in one transaction that also records them (by target OID) among
- * what Ferry created, so a retry knows they are there and an abort drops exactly them.
+ * fill the materialized ones the source has filled (a schema-only dump creates them WITH NO DATA),
+ * in the dump's order so one over another comes after it: all in one transaction that also
+ * records them (by target OID) among what Ferry created, so a retry knows they are there and an
+ * abort drops exactly them. A failure names the object and leaves no view behind.
  */
 export async function createViews(ctx: EngineContext, src: pg.Client, tgt: pg.Client, dump: SchemaDump, plan: ViewPlan): Promise<void> {
   if (plan.migrated.length === 0) return;
@@ -196,7 +266,7 @@ export async function createViews(ctx: EngineContext, src: pg.Client, tgt: pg.Cl
   const taken = await existingTables(tgt, plan.migrated);
   if (taken.length > 0) {
     throw new TargetConflict(
-      `target already has ${taken.map((t) => displayName(t.schema, t.name)).join(', ')}, the name of a view Ferry migrates: drop or rename it on the target`,
+      `target already has ${taken.map((t) => displayName(t.schema, t.name)).join(', ')}, the name of a view Ferry migrates: drop or rename it on the target, or exclude the view (tables.exclude)`,
     );
   }
   const ids = await viewEntryIds(src, dump.toc, plan.migrated);
@@ -215,15 +285,26 @@ export async function createViews(ctx: EngineContext, src: pg.Client, tgt: pg.Cl
   ).catch((err) => {
     throw toolError(err, ctx.target, 'pg_restore of the views');
   });
+  const failed = (what: string, err: unknown) =>
+    new SchemaCopyFailed(`${what} on the target failed, so no view was created: ${(err as Error).message}; fix it on the source, or exclude the view (tables.exclude), and retry the step`, {
+      cause: err,
+    });
   // Its own session: the script sets search_path and other settings for the session.
   const c = await connectEndpoint(ctx.target);
   try {
-    await c.query('BEGIN');
-    try {
-      await c.query(withoutMetaCommands(script));
+    await inTransaction(c, async () => {
+      for (const entry of scriptEntries(script)) await c.query(entry.sql).catch((err: unknown) => Promise.reject(failed(`creating ${entry.object}`, err)));
+      // The script empties search_path (and Ferry's sessions use pg_catalog): a refresh runs the
+      // view's query under the path a user's session has, for functions whose bodies name tables
+      // unqualified (PostgreSQL 17 refreshes under pg_catalog, pg_temp whatever this says).
+      await c.query(`SELECT pg_catalog.set_config('search_path', ${USER_SEARCH_PATH_SQL}, true)`);
       const position = new Map(dump.toc.filter((e) => e.desc === 'MATERIALIZED VIEW').map((e, i) => [e.objectId, i]));
       const fill = plan.migrated.filter((v) => v.populated).sort((a, b) => (position.get(a.oid) ?? 0) - (position.get(b.oid) ?? 0));
-      for (const v of fill) await c.query(`REFRESH MATERIALIZED VIEW ${qualify(v.schema, v.name)}`);
+      for (const v of fill) {
+        await c.query(`REFRESH MATERIALIZED VIEW ${qualify(v.schema, v.name)}`).catch((err: unknown) =>
+          Promise.reject(failed(`refreshing materialized view ${displayName(v.schema, v.name)}`, err)),
+        );
+      }
       const created: ProvisionedObject[] = [];
       for (const v of plan.migrated) {
         const r = await c.query<{ oid: string }>(
@@ -236,12 +317,7 @@ export async function createViews(ctx: EngineContext, src: pg.Client, tgt: pg.Cl
         created.push({ kind: 'view', schema: v.schema, name: v.name, sourceOid: v.oid, targetOid: Number(oid), materialized: v.materialized });
       }
       await writeProvisioned(c, ctx.migrationId, { status: state.status, createdSchemas: state.createdSchemas, objects: [...state.objects, ...created], result: state.result });
-      await c.query('COMMIT');
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      if (err instanceof SchemaCopyFailed) throw err;
-      throw new SchemaCopyFailed(`creating the views on the target failed, none was created: ${(err as Error).message}`, { cause: err });
-    }
+    });
   } finally {
     await closeClient(c);
   }

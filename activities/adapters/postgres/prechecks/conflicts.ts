@@ -17,7 +17,7 @@ export async function checkConflicts(env: PrecheckEnv): Promise<PrecheckItem[]> 
   for (const m of sel.mappings) add(m.target); // the names after renames
   for (const p of sel.partitions) add({ schema: mapSchema(ctx.spec.rename, p.schema), name: p.name });
   if (env.src) {
-    for (const v of (await planViewsOf(env.src, sel)).migrated) {
+    for (const v of (await planViewsOf(env.src, sel, ctx.spec.tables)).migrated) {
       add({ schema: v.schema, name: v.name });
       add({ schema: mapSchema(ctx.spec.rename, v.schema), name: v.name });
     }

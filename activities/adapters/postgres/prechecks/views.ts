@@ -9,7 +9,7 @@ import { listNames, nameOf, pass, warning, type PrecheckEnv } from './common';
 export async function checkViews(env: PrecheckEnv): Promise<PrecheckItem[]> {
   const { src, sel } = env;
   if (!src || !sel || sel.roots.length === 0) return [];
-  const plan = await planViewsOf(src, sel);
+  const plan = await planViewsOf(src, sel, env.ctx.spec.tables);
   const kind = (v: { materialized: boolean }) => (v.materialized ? ' (materialized)' : '');
   const migrated =
     plan.migrated.length === 0
