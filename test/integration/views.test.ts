@@ -39,6 +39,10 @@ CREATE MATERIALIZED VIEW app.labels AS SELECT id, app.label(id) AS v FROM app.t;
 CREATE MATERIALIZED VIEW app.mva AS SELECT id FROM app.t;
 CREATE MATERIALIZED VIEW app.mvb AS SELECT count(*) AS n FROM app.mva;
 REFRESH MATERIALIZED VIEW app.mva WITH NO DATA; -- mvb is filled, over an mva that is not
+CREATE VIEW app.recent AS SELECT id, v FROM app.t WHERE id > 95;
+-- Pre-data that needs a view: created with the views, after the load.
+CREATE FUNCTION app.recent_rows() RETURNS SETOF app.recent LANGUAGE sql STABLE BEGIN ATOMIC SELECT * FROM app.recent; END;
+COMMENT ON FUNCTION app.recent_rows() IS 'the last five';
 `;
 
 const endpoint = (side: 'source' | 'target', database: string): ResolvedEndpoint => ({
@@ -78,7 +82,7 @@ describe('views', () => {
       'app.excluded_one (excluded by tables.exclude)',
     ])
       expect(views?.message).toContain(why);
-    expect(views?.message).toContain('5 view(s) go along');
+    expect(views?.message).toContain('6 view(s) go along');
 
     const provisioned = await engine.provision(ctx);
     for (const chunk of await engine.planFullLoad(ctx, provisioned.tables)) await engine.copyChunk(ctx, chunk, () => undefined);
@@ -91,7 +95,9 @@ describe('views', () => {
       `SELECT n.nspname || '.' || c.relname || ' ' || c.relkind::text || CASE WHEN c.relispopulated THEN '' ELSE ' empty' END AS v
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`,
     );
-    expect(onTarget.map((r) => r.v)).toEqual(['shop.labels m', 'shop.mva m empty', 'shop.mvb m empty', 'shop.over_catalog v', 'shop.schema_oid v']);
+    expect(onTarget.map((r) => r.v)).toEqual(['shop.labels m', 'shop.mva m empty', 'shop.mvb m empty', 'shop.over_catalog v', 'shop.recent v', 'shop.schema_oid v']);
+    const recent = await sql('target', db.name, `SELECT count(*)::int AS n, obj_description('shop.recent_rows()'::regprocedure) AS c FROM shop.recent_rows()`);
+    expect(recent).toEqual([{ n: 5, c: 'the last five' }]);
     const labels = (side: 'source' | 'target', schema: string) => sql(side, db.name, `SELECT id, v FROM ${schema}.labels ORDER BY id`);
     expect(await labels('target', 'shop')).toEqual(await labels('source', 'app'));
     // The renamed schema took Ferry's objects, extended statistics included. The old one stays,
@@ -100,5 +106,10 @@ describe('views', () => {
     expect(stats).toEqual([{ s: 'shop' }]);
     const left = await sql('target', db.name, `SELECT pg_describe_object(classid, objid, 0) AS o FROM pg_depend WHERE refobjid = 'app'::regnamespace`);
     expect(left).toEqual([{ o: 'rule _RETURN on view shop.schema_oid' }]);
+
+    // Abort: what Ferry created goes, from a schema it did not create too (views, and the function over one).
+    await engine.cleanup(ctx, { aborted: true, provision: provisioned });
+    const inShop = await sql('target', db.name, `SELECT pg_describe_object(classid, objid, 0) AS o FROM pg_depend WHERE refobjid = 'shop'::regnamespace`);
+    expect(inShop).toEqual([]);
   });
 });

@@ -17,6 +17,7 @@ import { dumpSchemas, selectedOids, toolError, type SchemaDump } from './dump';
 import { matchesPattern, type Selection } from './selection';
 import type { MigrationSpec } from '../../../workflows/spec';
 import { displayName, qualify, quoteIdent } from './sql';
+import { plannedObjects, resolveOnTarget } from './objects';
 import { readProvisioned, writeProvisioned, type ProvisionedObject } from './state';
 import { CATALOG, formatToc, withOwnComments, type TocEntry } from './toc';
 import { pgBin, runTool } from './tools';
@@ -189,7 +190,7 @@ export async function planViewsOf(src: pg.Client, sel: Selection, tables: Migrat
 }
 
 /**
- * Dump ids of the TOC entries that make up these views: the view itself and what hangs on the relation (column defaults, indexes, triggers, rules,
+ * Dump ids of the TOC entries that make up these views: the view itself, functions over it, and what hangs on the relation (column defaults, indexes, triggers, rules,
  * statistics). Comments follow their owner (withOwnComments).
  */
 export async function viewEntryIds(src: pg.Client, toc: readonly TocEntry[], views: readonly SourceView[]): Promise<Set<number>> {
@@ -206,9 +207,18 @@ export async function viewEntryIds(src: pg.Client, toc: readonly TocEntry[], vie
         WHEN 'pg_catalog.pg_trigger'::regclass THEN (SELECT tgrelid FROM pg_catalog.pg_trigger WHERE oid = e.oid)
         WHEN 'pg_catalog.pg_rewrite'::regclass THEN (SELECT ev_class FROM pg_catalog.pg_rewrite WHERE oid = e.oid)
         ${stats}
+        -- A function over one of the views or its row type (RETURNS SETOF v, a BEGIN ATOMIC body):
+        -- restored after it, with the views.
+        WHEN 'pg_catalog.pg_proc'::regclass THEN (
+          SELECT x.v FROM pg_catalog.pg_depend d
+            LEFT JOIN pg_catalog.pg_type t ON d.refclassid = 'pg_catalog.pg_type'::regclass AND t.oid = d.refobjid
+            LEFT JOIN pg_catalog.pg_type el ON t.typlen = -1 AND el.oid = t.typelem
+            CROSS JOIN LATERAL (SELECT CASE WHEN d.refclassid = 'pg_catalog.pg_class'::regclass THEN d.refobjid
+                                            ELSE coalesce(nullif(el.typrelid, 0), t.typrelid) END AS v) x
+           WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = e.oid AND d.deptype = 'n' AND x.v = ANY($3::oid[]) LIMIT 1)
         END::int8 AS relid
        FROM unnest($1::oid[], $2::oid[]) WITH ORDINALITY AS e(cls, oid, i)`,
-    [attached.map((e) => e.classId), attached.map((e) => e.objectId)],
+    [attached.map((e) => e.classId), attached.map((e) => e.objectId), [...oids]],
   );
   for (const row of r.rows) if (row.relid !== null && oids.has(Number(row.relid))) ids.add(attached[Number(row.i) - 1]!.dumpId);
   return ids;
@@ -316,6 +326,8 @@ export async function createViews(ctx: EngineContext, src: pg.Client, tgt: pg.Cl
         if (oid === undefined) throw new SchemaCopyFailed(`view ${displayName(v.schema, v.name)} is not on the target after its restore`);
         created.push({ kind: 'view', schema: v.schema, name: v.name, sourceOid: v.oid, targetOid: Number(oid), materialized: v.materialized });
       }
+      // Functions over the views came with them: recorded too, so an abort drops them.
+      created.push(...(await resolveOnTarget(c, await plannedObjects(src, entries.filter((e) => e.classId === CATALOG.pg_proc)))));
       await writeProvisioned(c, ctx.migrationId, { status: state.status, createdSchemas: state.createdSchemas, objects: [...state.objects, ...created], result: state.result });
     });
   } finally {
