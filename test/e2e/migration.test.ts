@@ -1,5 +1,5 @@
 // The foundation's acceptance list, on the real Temporal dev server and the two real clusters.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
@@ -10,7 +10,7 @@ import { loadDemoData } from '../support/dataset';
 import { tableChecksums, tablesAnalyzed } from '../support/checksums';
 import { historyText } from '../support/history';
 import { ferryDataConverter } from '../../client/payloadCodec';
-import { startTestFerry, waitFor, workflowBundle, type TestFerry } from '../support/temporal';
+import { useTestFerry, waitFor, workflowBundle } from '../support/temporal';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
@@ -20,16 +20,8 @@ import type { MigrationInput, MigrationProgress, MigrationResult } from '../../w
 import { abortSignal, approveCutoverUpdate, progressQuery, retryUpdate } from '../../workflows/messages';
 import type { migrationWorkflow } from '../../workflows/migration';
 
-let ferry: TestFerry;
-const drops: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  ferry = await startTestFerry();
-});
-afterAll(async () => {
-  await ferry?.stop();
-  for (const drop of drops) await drop();
-});
+const testFerry = useTestFerry();
+const drops = testFerry.drops;
 
 async function freshDatabases(scale: number): Promise<string> {
   const pair = await createDatabasePair('e2e');
@@ -40,8 +32,8 @@ async function freshDatabases(scale: number): Promise<string> {
 
 async function start(db: string, overrides: Record<string, unknown> = {}, tuning: MigrationInput['tuning'] = {}) {
   const spec = parseSpec(devSpec(db, overrides));
-  return ferry.env.client.workflow.start<typeof migrationWorkflow>('migrationWorkflow', {
-    taskQueue: ferry.taskQueue,
+  return testFerry.ferry.env.client.workflow.start<typeof migrationWorkflow>('migrationWorkflow', {
+    taskQueue: testFerry.ferry.taskQueue,
     workflowId: `ferry-${spec.name}`,
     args: [{ spec, tuning: { maximumAttempts: 2, initialRetryIntervalMs: 200, heartbeatTimeoutSeconds: 10, ...tuning } }],
   });
@@ -137,7 +129,7 @@ describe('offline PostgreSQL -> PostgreSQL migration', () => {
     const listed = await waitFor(
       async () => {
         const ids: string[] = [];
-        for await (const wf of ferry.env.client.workflow.list({ query: `FerryPhase = 'completed' AND WorkflowId = '${handle.workflowId}'` })) ids.push(wf.workflowId);
+        for await (const wf of testFerry.ferry.env.client.workflow.list({ query: `FerryPhase = 'completed' AND WorkflowId = '${handle.workflowId}'` })) ids.push(wf.workflowId);
         return ids;
       },
       (ids) => ids.length === 1,
@@ -166,7 +158,7 @@ describe('offline PostgreSQL -> PostgreSQL migration', () => {
     const sourceBefore = await ferryObjects('source', db);
     let copies = 0;
     // The second copy batch stalls (heartbeating until cancelled) so the abort lands mid-load.
-    ferry.faults.copyChunks = async () => {
+    testFerry.ferry.faults.copyChunks = async () => {
       copies += 1;
       if (copies === 2) {
         const ctx = Context.current();
@@ -187,7 +179,7 @@ describe('offline PostgreSQL -> PostgreSQL migration', () => {
       expect(result.outcome).toBe('aborted');
       expect(result.progress.phase).toBe('aborted');
     } finally {
-      delete ferry.faults.copyChunks;
+      delete testFerry.ferry.faults.copyChunks;
     }
     expect(await sourceIsWritable(db)).toBe(true);
     expect(await ferryObjects('target', db)).toEqual([]);
@@ -197,7 +189,7 @@ describe('offline PostgreSQL -> PostgreSQL migration', () => {
   it('an activity failure leaves the workflow in failed; retry completes it', async () => {
     const db = await freshDatabases(0.02);
     let failures = 0;
-    ferry.faults.finishLoad = () =>
+    testFerry.ferry.faults.finishLoad = () =>
       failures++ === 0 ? Promise.reject(ApplicationFailure.nonRetryable('injected: index build failed', 'InjectedFailure')) : Promise.resolve();
     try {
       const handle = await start(db);
@@ -216,7 +208,7 @@ describe('offline PostgreSQL -> PostgreSQL migration', () => {
       expect(result.validation?.status).toBe('match');
       expect(failures).toBe(2);
     } finally {
-      delete ferry.faults.finishLoad;
+      delete testFerry.ferry.faults.finishLoad;
     }
   });
 
@@ -253,8 +245,8 @@ describe('offline PostgreSQL -> PostgreSQL migration', () => {
   });
 
   it('a spec that bypasses the client is refused by the workflow, naming the field', async () => {
-    const handle = await ferry.env.client.workflow.start<typeof migrationWorkflow>('migrationWorkflow', {
-      taskQueue: ferry.taskQueue,
+    const handle = await testFerry.ferry.env.client.workflow.start<typeof migrationWorkflow>('migrationWorkflow', {
+      taskQueue: testFerry.ferry.taskQueue,
       workflowId: `ferry-bad-spec-${Date.now()}`,
       args: [{ spec: { ...devSpec('x'), source: { host: 'h', database: 'd', user: 'u', password: 'hunter2' } } } as unknown as MigrationInput],
     });

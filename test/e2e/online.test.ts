@@ -1,29 +1,21 @@
 // Online migration (issue 4's acceptance): full load while a writer runs every kind of change,
 // change capture until the gate opens, cutover with a drain, target identical to source; kill -9
 // of the worker during CDC; abort during CDC leaves nothing on the source.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import pg from 'pg';
 import { connect, createDatabasePair, devSpec, sql } from '../support/env';
 import { tableChecksums, type TableSum } from '../support/checksums';
-import { startTestFerry, waitFor, type TestFerry } from '../support/temporal';
+import { useTestFerry, waitFor } from '../support/temporal';
 import { bundleFile, startWorkerProcess, type WorkerProcess } from '../integration/fullload-support';
 import { parseSpec } from '../../workflows/spec';
 import type { ChunkResult, MigrationInput, MigrationProgress, MigrationResult } from '../../workflows/types';
 import { abortSignal, approveCutoverUpdate, progressQuery } from '../../workflows/messages';
 import type { migrationWorkflow } from '../../workflows/migration';
 
-let ferry: TestFerry;
-const drops: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  ferry = await startTestFerry();
-});
-afterAll(async () => {
-  await ferry?.stop();
-  for (const drop of drops) await drop();
-});
+const testFerry = useTestFerry();
+const drops = testFerry.drops;
 
 const SCHEMA = `
   CREATE TABLE accounts (id bigserial PRIMARY KEY, owner text NOT NULL, balance numeric(14,2) NOT NULL, note text);
@@ -158,7 +150,7 @@ async function finishAndCompare(handle: Handle, db: string, writer: { stop: () =
 describe('online PostgreSQL -> PostgreSQL migration', () => {
   it('captures every kind of change during and after the load; after cutover the target equals the source', async () => {
     const db = await onlineDatabases();
-    const handle = await startOnline(ferry.env.client, ferry.taskQueue, db);
+    const handle = await startOnline(testFerry.ferry.env.client, testFerry.ferry.taskQueue, db);
     const writer = startWriter(db);
     const cdc = await waitFor(() => progressOf(handle), (p) => p.phase === 'cdc' && (p.capture?.applied ?? 0) > 0, 120_000, 'changes applied');
     expect(cdc.cutover.waitingFor).toContain('approval');
@@ -177,7 +169,7 @@ describe('online PostgreSQL -> PostgreSQL migration', () => {
     let calls = 0;
     let killed = 0;
     let committedBefore: string[] = [];
-    ferry.faults.copyChunks = async (ctx) => {
+    testFerry.ferry.faults.copyChunks = async (ctx) => {
       calls += 1;
       if (calls !== 3) return;
       killed += 1;
@@ -188,7 +180,7 @@ describe('online PostgreSQL -> PostgreSQL migration', () => {
       await waitFor(() => sql('source', db, walsenders), (rows) => rows.length === 0, 10_000, 'the holder session ended');
     };
     try {
-      const handle = await startOnline(ferry.env.client, ferry.taskQueue, db, { batchMaxChunks: 1 });
+      const handle = await startOnline(testFerry.ferry.env.client, testFerry.ferry.taskQueue, db, { batchMaxChunks: 1 });
       await waitFor(() => progressOf(handle), (p) => p.phase === 'cdc' && (p.capture?.applied ?? 0) > 0, 120_000, 'changes applied');
       const result = await finishAndCompare(handle, db, writer);
       expect(killed).toBe(1);
@@ -208,7 +200,7 @@ describe('online PostgreSQL -> PostgreSQL migration', () => {
         });
       for (const id of committedBefore) expect(copiedAfter.find((r) => r.chunkId === id)).toMatchObject({ skipped: false });
     } finally {
-      delete ferry.faults.copyChunks;
+      delete testFerry.ferry.faults.copyChunks;
     }
   });
 
@@ -219,7 +211,7 @@ describe('online PostgreSQL -> PostgreSQL migration', () => {
     let worker: WorkerProcess = startWorkerProcess({ taskQueue, workerId: 'cdc-0', bundle: bundle.path });
     try {
       await worker.ready;
-      const handle = await startOnline(ferry.env.client, taskQueue, db);
+      const handle = await startOnline(testFerry.ferry.env.client, taskQueue, db);
       const writer = startWriter(db);
       let applied = 0;
       for (let kill = 1; kill <= 3; kill++) {
@@ -239,7 +231,7 @@ describe('online PostgreSQL -> PostgreSQL migration', () => {
 
   it('abort during CDC leaves no slot, publication or heartbeat table on the source', async () => {
     const db = await onlineDatabases();
-    const handle = await startOnline(ferry.env.client, ferry.taskQueue, db);
+    const handle = await startOnline(testFerry.ferry.env.client, testFerry.ferry.taskQueue, db);
     await waitFor(() => progressOf(handle), (p) => p.phase === 'cdc', 120_000, 'cdc');
     expect((await captureLeftovers(db)).length).toBeGreaterThan(0);
     await handle.signal(abortSignal, { reason: 'test' });

@@ -5,11 +5,11 @@
 // exactly its table, key range and key. The update is refused before CDC and while one runs; the
 // cutover then completes as usual.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WorkflowUpdateFailedError, WorkflowUpdateStage } from '@temporalio/client';
 import pg from 'pg';
 import { connect, createDatabasePair, devSpec, sql, temporalAddress } from '../support/env';
-import { startTestFerry, waitFor, type TestFerry } from '../support/temporal';
+import { useTestFerry, waitFor } from '../support/temporal';
 import { parseSpec } from '../../workflows/spec';
 import type { MigrationInput, MigrationProgress, MigrationResult, ValidationReport } from '../../workflows/types';
 import { approveCutoverUpdate, progressQuery, validateNowUpdate } from '../../workflows/messages';
@@ -17,16 +17,8 @@ import type { migrationWorkflow } from '../../workflows/migration';
 import { EXIT } from '../../client/cli';
 import { runCli } from '../support/cli';
 
-let ferry: TestFerry;
-const drops: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  ferry = await startTestFerry();
-});
-afterAll(async () => {
-  await ferry?.stop();
-  for (const drop of drops) await drop();
-});
+const testFerry = useTestFerry();
+const drops = testFerry.drops;
 
 // `accounts` takes the writer's changes; `kv` is never written, so only the corruption differs there.
 const SCHEMA = `
@@ -95,8 +87,8 @@ describe('validation on demand during change capture (Update validateNow)', () =
     const db = pair.name;
     await sql('source', db, SCHEMA);
     const input = onlineSpec(db);
-    const handle = await ferry.env.client.workflow.start<typeof migrationWorkflow>('migrationWorkflow', {
-      taskQueue: ferry.taskQueue,
+    const handle = await testFerry.ferry.env.client.workflow.start<typeof migrationWorkflow>('migrationWorkflow', {
+      taskQueue: testFerry.ferry.taskQueue,
       workflowId: `ferry-${input.spec.name}`,
       args: [input],
     });
@@ -116,7 +108,7 @@ describe('validation on demand during change capture (Update validateNow)', () =
     try {
       await waitFor(progressOf, (p) => p.phase === 'cdc' && (p.capture?.applied ?? 0) > 0, 180_000, 'changes applied');
       // Slices start a little late, so the target trails the writer and rows are in flight at every comparison.
-      ferry.faults.streamChanges = () => sleep(1000);
+      testFerry.ferry.faults.streamChanges = () => sleep(1000);
 
       // While the writer runs: no mismatch. At least one run must have seen rows in flight and re-checked them away.
       let sawInFlight = false;
@@ -180,7 +172,7 @@ describe('validation on demand during change capture (Update validateNow)', () =
       // Repair the row, then cut over as usual.
       await sql('target', db, `UPDATE kv SET v = 'v2500' WHERE k = 2500`);
     } finally {
-      delete ferry.faults.streamChanges;
+      delete testFerry.ferry.faults.streamChanges;
       await writer.stop();
     }
     await handle.executeUpdate(approveCutoverUpdate, { args: [{ by: 'dba' }] });

@@ -10,7 +10,8 @@ import { ferryDataConverter } from '../../client/payloadCodec';
 import { parseSpec } from '../../workflows/spec';
 import type { MigrationInput } from '../../workflows/types';
 import type { migrationWorkflow } from '../../workflows/migration';
-import { devSpec, exportPasswords, repoRoot, sql, temporalAddress } from '../support/env';
+import { afterAll, beforeAll } from 'vitest';
+import { createDatabasePair, devSpec, exportPasswords, repoRoot, sql, temporalAddress } from '../support/env';
 import { workflowBundle } from '../support/temporal';
 
 /** The workflow bundle written once to a file: worker processes load it (FERRY_WORKFLOW_BUNDLE) instead of bundling at start. */
@@ -162,4 +163,31 @@ export async function indexesAndConstraints(side: 'source' | 'target', db: strin
       WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'ferry') AND n.nspname NOT LIKE 'pg_toast%'`,
   );
   return Object.fromEntries(rows.map((r) => [r.name, r.what]));
+}
+
+/**
+ * What the full-load process tests share, set up before the describe block's tests and torn down
+ * after them: a database pair holding loadSplitDataset(mb, smallTables), the workflow bundle, a
+ * Temporal client, and the worker processes a test starts (stopped at the end).
+ */
+export function fullLoadFixture(prefix: string, mb: number, smallTables: number) {
+  const f = {
+    db: undefined as unknown as { name: string; drop: () => Promise<void> },
+    bundle: undefined as unknown as { path: string; remove: () => void },
+    temporal: undefined as unknown as Awaited<ReturnType<typeof temporalClient>>,
+    workers: [] as WorkerProcess[],
+  };
+  beforeAll(async () => {
+    f.db = await createDatabasePair(prefix);
+    await loadSplitDataset(f.db.name, mb, smallTables);
+    f.bundle = await bundleFile();
+    f.temporal = await temporalClient();
+  }, 120_000);
+  afterAll(async () => {
+    for (const w of f.workers) await w.stop();
+    await f.temporal?.close();
+    f.bundle?.remove();
+    await f.db?.drop();
+  });
+  return f;
 }

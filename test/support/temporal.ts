@@ -2,6 +2,7 @@
 // the real ones; a test may set `faults` to make one fail or stall (the only injection point).
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type FerryActivities } from '../../activities';
@@ -26,6 +27,29 @@ export interface TestFerry {
   taskQueue: string;
   faults: Faults;
   stop(): Promise<void>;
+}
+
+/**
+ * A TestFerry for the calling test file, started before its tests and stopped after them, then the
+ * databases pushed onto `drops` are dropped.
+ */
+export function useTestFerry(): { readonly ferry: TestFerry; drops: Array<() => Promise<void>> } {
+  let ferry: TestFerry | undefined;
+  const drops: Array<() => Promise<void>> = [];
+  beforeAll(async () => {
+    ferry = await startTestFerry();
+  });
+  afterAll(async () => {
+    await ferry?.stop();
+    for (const drop of drops) await drop();
+  });
+  return {
+    get ferry(): TestFerry {
+      if (!ferry) throw new Error('the test Ferry is not started');
+      return ferry;
+    },
+    drops,
+  };
 }
 
 export async function startTestFerry(options: { workerId?: string } = {}): Promise<TestFerry> {
