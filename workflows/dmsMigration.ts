@@ -22,19 +22,9 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { DmsActivities } from '../activities/dms';
-import {
-  abortSignal,
-  acknowledgeWarningsUpdate,
-  approveCutoverUpdate,
-  approveSignal,
-  progressQuery,
-  retryUpdate,
-  validateNowUpdate,
-  type AcknowledgeWarningsInput,
-  type ApproveCutoverInput,
-  type ValidateNowInput,
-} from './messages';
-import { acknowledgeWarnings, matchesAck } from './precheck';
+import { validateNowUpdate, type ValidateNowInput } from './messages';
+import { setOperatorHandlers } from './operator';
+import { acknowledgeWarnings } from './precheck';
 import { parseDmsSpec, type DmsMigrationSpec } from './dmsSpec';
 import { SpecError } from './spec';
 import type {
@@ -46,7 +36,7 @@ import type {
   DmsStep,
   DmsTaskSnapshot,
 } from './dmsTypes';
-import type { MigrationProgress, PrecheckItem, Step, ValidationReport } from './types';
+import type { PrecheckItem, ValidationReport } from './types';
 import { applySnapshot, closeDmsTimings, enterDmsPhase, initialDmsProgress, lagOf, publishDmsDetails } from './dmsProgress';
 import { msUntilWindowOpens } from './window';
 
@@ -92,9 +82,6 @@ export async function dmsMigration(input: DmsMigrationInput): Promise<DmsMigrati
   });
 
   // ---- state the handlers touch
-  let abortRequested = false;
-  let abortReason: string | undefined;
-  let retryRequested = false;
   const acknowledged: string[] = [...spec.precheck.acknowledge];
   let staticItems: PrecheckItem[] = [];
   let readinessItems: PrecheckItem[] = [];
@@ -107,61 +94,14 @@ export async function dmsMigration(input: DmsMigrationInput): Promise<DmsMigrati
   const enter = (phase: DmsPhase) => enterDmsPhase(progress, phase);
   const gatePhases: DmsPhase[] = ['cdc', 'awaiting_cutover'];
 
-  const approvalRejection = (): string | undefined => {
-    if (abortRequested || progress.abortRequested) return 'the migration is being aborted; approval is no longer possible';
-    if (progress.cutover.approved) return `cutover was already approved${progress.cutover.approvedBy ? ` by ${progress.cutover.approvedBy}` : ''}`;
-    if (!gatePhases.includes(progress.phase)) return `cutover is not awaiting approval yet: the migration is in phase '${progress.phase}'`;
-    return undefined;
-  };
-  const approve = (req: ApproveCutoverInput) => {
-    progress.cutover.approved = true;
-    progress.cutover.approvedBy = req.by ?? 'unknown';
-    log.info('cutover approved', { by: progress.cutover.approvedBy, comment: req.comment });
-    publishDmsDetails(progress);
-  };
-
-  // The query's declared type is the native progress; DmsProgress adds the `cdc` phase and `dms`.
-  setHandler(progressQuery, () => progress as unknown as MigrationProgress);
-  setHandler(
-    approveCutoverUpdate,
-    (req) => {
-      approve(req ?? {});
-      return progress;
-    },
-    {
-      validator: (_req) => {
-        const why = approvalRejection();
-        if (why) throw new Error(why);
-      },
-    },
-  );
-  setHandler(approveSignal, (req) => {
-    const why = approvalRejection();
-    if (why) log.warn(`approve signal ignored: ${why}`);
-    else approve(req ?? {});
+  // DmsProgress is the common progress plus `dms`.
+  const operator = setOperatorHandlers({
+    progress,
+    gatePhases,
+    acknowledged,
+    publish: () => publishDmsDetails(progress),
+    onAbort: () => main.cancel(),
   });
-  setHandler(abortSignal, (req) => {
-    if (abortRequested) return;
-    abortRequested = true;
-    abortReason = req?.reason;
-    progress.abortRequested = true;
-    main.cancel();
-  });
-  setHandler(
-    retryUpdate,
-    () => {
-      retryRequested = true;
-      return { step: progress.failedStep as Step };
-    },
-    {
-      validator: () => {
-        if (abortRequested) throw new Error('the migration is being aborted; nothing to retry');
-        if (progress.phase !== 'failed' || !progress.failedStep) {
-          throw new Error(`nothing to retry: the migration is in phase '${progress.phase}', not 'failed'`);
-        }
-      },
-    },
-  );
   // On-demand validation during CDC is Ferry's own (native engine); a DMS task validates through its own settings.
   setHandler(
     validateNowUpdate,
@@ -171,27 +111,6 @@ export async function dmsMigration(input: DmsMigrationInput): Promise<DmsMigrati
     {
       validator: (_req: ValidateNowInput) => {
         throw new Error("on-demand validation during change capture is not available for engine aws-dms: DMS validates through the task's validation settings (see progress.dms tables)");
-      },
-    },
-  );
-  setHandler(
-    acknowledgeWarningsUpdate,
-    (req) => {
-      const ids = req?.ids ?? ['*'];
-      acknowledged.push(...ids);
-      log.info('precheck warnings acknowledged', { ids, by: req?.by });
-      if (progress.precheck) progress.precheck = acknowledgeWarnings(progress.precheck.items, acknowledged);
-      publishDmsDetails(progress);
-      return progress;
-    },
-    {
-      validator: (req: AcknowledgeWarningsInput | undefined) => {
-        if (progress.phase !== 'awaiting_acknowledgement' || !progress.precheck) {
-          throw new Error(`no precheck warnings are waiting: the migration is in phase '${progress.phase}'`);
-        }
-        const warnings = progress.precheck.items.filter((i) => i.status === 'warning').map((i) => i.id);
-        const unknown = (req?.ids ?? []).filter((pattern: string) => !warnings.some((id) => matchesAck(id, pattern)));
-        if (unknown.length > 0) throw new Error(`no precheck warning matches ${unknown.join(', ')}; warnings are: ${warnings.join(', ')}`);
       },
     },
   );
@@ -209,8 +128,7 @@ export async function dmsMigration(input: DmsMigrationInput): Promise<DmsMigrati
         progress.lastError = { step: name, message, type, at: new Date().toISOString() };
         log.warn(`step ${name} failed: ${message}`);
         enter('failed');
-        retryRequested = false;
-        await condition(() => retryRequested);
+        await operator.retryRequested();
         progress.failedStep = undefined;
       }
     }
@@ -233,8 +151,7 @@ export async function dmsMigration(input: DmsMigrationInput): Promise<DmsMigrati
       }
       if (report.status === 'pass') return;
       enter('awaiting_acknowledgement');
-      const before = acknowledged.length;
-      await condition(() => acknowledged.length > before);
+      await operator.moreAcknowledged();
       enter(phase);
     }
   }
@@ -363,8 +280,8 @@ export async function dmsMigration(input: DmsMigrationInput): Promise<DmsMigrati
     await CancellationScope.nonCancellable(compensate);
     enter('aborted');
     closeDmsTimings(progress);
-    if (!abortRequested) throw err; // workflow cancellation: end as Cancelled, after compensating
-    log.info('migration aborted', { reason: abortReason, resources: resources?.taskId });
+    if (!operator.abortRequested) throw err; // workflow cancellation: end as Cancelled, after compensating
+    log.info('migration aborted', { reason: operator.abortReason, resources: resources?.taskId });
     return { migrationId, outcome: 'aborted', progress };
   }
 

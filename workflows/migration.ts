@@ -22,20 +22,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { FerryActivities } from '../activities';
-import {
-  abortSignal,
-  acknowledgeWarningsUpdate,
-  approveCutoverUpdate,
-  approveSignal,
-  progressQuery,
-  retryUpdate,
-  VALIDATE_NOW_DEFAULTS,
-  validateNowRejection,
-  validateNowUpdate,
-  type AcknowledgeWarningsInput,
-  type ApproveCutoverInput,
-  type ValidateNowInput,
-} from './messages';
+import { VALIDATE_NOW_DEFAULTS, validateNowRejection, validateNowUpdate, type ValidateNowInput } from './messages';
 import { parseSpec, SpecError, type MigrationSpec } from './spec';
 import type {
   CaptureProgress,
@@ -54,7 +41,8 @@ import { msUntilWindowOpens } from './window';
 import { dmsMigration } from './dmsMigration';
 import type { DmsMigrationResult } from './dmsTypes';
 
-import { acknowledgeWarnings, matchesAck } from './precheck';
+import { acknowledgeWarnings } from './precheck';
+import { setOperatorHandlers } from './operator';
 
 export { progressQuery, approveCutoverUpdate, approveSignal, abortSignal, retryUpdate, acknowledgeWarningsUpdate, validateNowUpdate } from './messages';
 
@@ -126,9 +114,6 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   const liveActs = proxyActivities<FerryActivities>({ ...options, scheduleToCloseTimeout: '1 hour', retry: { ...retry, maximumAttempts: tuning.maximumAttempts ?? 5 } });
 
   // ---- state the handlers touch
-  let abortRequested = false;
-  let abortReason: string | undefined;
-  let retryRequested = false;
   const acknowledged: string[] = resume?.acknowledged ?? [...spec.precheck.acknowledge];
   let provisionStarted = resume !== undefined;
   let captureStarted = resume !== undefined && online;
@@ -144,85 +129,16 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   /** The on-demand validation running during change capture (Update validateNow), cancelled by an abort. */
   let liveScope: CancellationScope | undefined;
 
-  const approvalRejection = (): string | undefined => {
-    if (abortRequested || progress.abortRequested) return 'the migration is being aborted; approval is no longer possible';
-    if (progress.cutover.approved) return `cutover was already approved${progress.cutover.approvedBy ? ` by ${progress.cutover.approvedBy}` : ''}`;
-    const gatePhases = online ? ['cdc', 'awaiting_cutover'] : ['awaiting_cutover'];
-    if (!gatePhases.includes(progress.phase)) return `cutover is not awaiting approval yet: the migration is in phase '${progress.phase}'`;
-    return undefined;
-  };
-  const approve = (req: ApproveCutoverInput) => {
-    progress.cutover.approved = true;
-    progress.cutover.approvedBy = req.by ?? 'unknown';
-    log.info('cutover approved', { by: progress.cutover.approvedBy, comment: req.comment });
-    publishDetails(progress);
-  };
-
-  setHandler(progressQuery, () => progress);
-  setHandler(
-    approveCutoverUpdate,
-    (req) => {
-      approve(req ?? {});
-      return progress;
+  const operator = setOperatorHandlers({
+    progress,
+    gatePhases: online ? ['cdc', 'awaiting_cutover'] : ['awaiting_cutover'],
+    acknowledged,
+    publish: () => publishDetails(progress),
+    onAbort: () => {
+      main.cancel();
+      liveScope?.cancel();
     },
-    {
-      validator: (_req) => {
-        const why = approvalRejection();
-        if (why) throw new Error(why);
-      },
-    },
-  );
-  setHandler(approveSignal, (req) => {
-    const why = approvalRejection();
-    if (why) log.warn(`approve signal ignored: ${why}`);
-    else approve(req ?? {});
   });
-  setHandler(abortSignal, (req) => {
-    if (abortRequested) return;
-    abortRequested = true;
-    abortReason = req?.reason;
-    progress.abortRequested = true;
-    main.cancel();
-    liveScope?.cancel();
-  });
-  setHandler(
-    retryUpdate,
-    () => {
-      const step = progress.failedStep as Step;
-      retryRequested = true;
-      return { step };
-    },
-    {
-      validator: () => {
-        if (abortRequested) throw new Error('the migration is being aborted; nothing to retry');
-        if (progress.phase !== 'failed' || !progress.failedStep) {
-          throw new Error(`nothing to retry: the migration is in phase '${progress.phase}', not 'failed'`);
-        }
-      },
-    },
-  );
-
-  setHandler(
-    acknowledgeWarningsUpdate,
-    (req) => {
-      const ids = req?.ids ?? ['*'];
-      acknowledged.push(...ids);
-      log.info('precheck warnings acknowledged', { ids, by: req?.by });
-      if (progress.precheck) progress.precheck = acknowledgeWarnings(progress.precheck.items, acknowledged);
-      publishDetails(progress);
-      return progress;
-    },
-    {
-      validator: (req: AcknowledgeWarningsInput | undefined) => {
-        if (progress.phase !== 'awaiting_acknowledgement' || !progress.precheck) {
-          throw new Error(`no precheck warnings are waiting: the migration is in phase '${progress.phase}'`);
-        }
-        const warnings = progress.precheck.items.filter((i) => i.status === 'warning').map((i) => i.id);
-        const unknown = (req?.ids ?? []).filter((pattern) => !warnings.some((id) => matchesAck(id, pattern)));
-        if (unknown.length > 0) throw new Error(`no precheck warning matches ${unknown.join(', ')}; warnings are: ${warnings.join(', ')}`);
-      },
-    },
-  );
 
   /**
    * Validation during change capture, as DMS validates during CDC: compare everything; for what
@@ -299,7 +215,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
             name: spec.name,
             mode: spec.mode,
             phase: progress.phase,
-            aborting: abortRequested || progress.abortRequested,
+            aborting: operator.abortRequested || progress.abortRequested,
             level: spec.validation.level,
             ...(running ? { running: { requestedBy: running.requestedBy, startedAt: running.startedAt } } : {}),
           },
@@ -323,8 +239,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
         progress.lastError = { step: name, message, type, at: new Date().toISOString() };
         log.warn(`step ${name} failed: ${message}`);
         enterPhase(progress, 'failed');
-        retryRequested = false;
-        await condition(() => retryRequested);
+        await operator.retryRequested();
         progress.failedStep = undefined;
       }
     }
@@ -542,8 +457,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
             }
             if (report.status === 'pass') return;
             enterPhase(progress, 'awaiting_acknowledgement');
-            const before = acknowledged.length;
-            await condition(() => acknowledged.length > before);
+            await operator.moreAcknowledged();
             enterPhase(progress, 'precheck');
           }
         });
@@ -608,8 +522,8 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     await CancellationScope.nonCancellable(compensate);
     enterPhase(progress, 'aborted');
     closeTimings(progress);
-    if (!abortRequested) throw err; // workflow cancellation: end as Cancelled, after compensating
-    log.info('migration aborted', { reason: abortReason });
+    if (!operator.abortRequested) throw err; // workflow cancellation: end as Cancelled, after compensating
+    log.info('migration aborted', { reason: operator.abortReason });
     return { migrationId, outcome: 'aborted', progress };
   }
 
