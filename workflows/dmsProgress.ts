@@ -1,17 +1,11 @@
 // The aws-dms migration's visible state: progress query answer, search attributes (phase, lag) and
 // the markdown current details. Mirrors progress.ts for the DMS phases (`cdc`) and task details.
 import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { SEARCH_ATTRIBUTES } from './messages';
+import { closeTimings, enterPhase, lagKey } from './progress';
 import type { DmsMigrationSpec } from './dmsSpec';
 import type { DmsPhase, DmsProgress, DmsTaskSnapshot } from './dmsTypes';
 import type { TableProgress } from './types';
 
-const phaseKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.phase, SearchAttributeType.KEYWORD);
-const engineKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.engine, SearchAttributeType.KEYWORD);
-const migrationKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.migration, SearchAttributeType.KEYWORD);
-const modeKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.mode, SearchAttributeType.KEYWORD);
-const lagKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.lagSeconds, SearchAttributeType.DOUBLE);
 
 export function initialDmsProgress(migrationId: string, spec: DmsMigrationSpec): DmsProgress {
   return {
@@ -30,24 +24,10 @@ export function initialDmsProgress(migrationId: string, spec: DmsMigrationSpec):
 }
 
 export function enterDmsPhase(progress: DmsProgress, phase: DmsPhase): void {
-  const now = new Date().toISOString(); // workflow time: deterministic on replay
-  const last = progress.timings[progress.timings.length - 1];
-  if (last && !last.endedAt) last.endedAt = now;
-  progress.phase = phase;
-  progress.timings.push({ phase, startedAt: now });
-  upsertSearchAttributes([
-    { key: phaseKey, value: phase },
-    { key: engineKey, value: progress.engine },
-    { key: migrationKey, value: progress.name },
-    { key: modeKey, value: progress.mode },
-  ]);
-  publishDmsDetails(progress);
+  enterPhase(progress, phase, publishDmsDetails);
 }
 
-export function closeDmsTimings(progress: DmsProgress): void {
-  const last = progress.timings[progress.timings.length - 1];
-  if (last && !last.endedAt) last.endedAt = new Date().toISOString();
-}
+export const closeDmsTimings: (progress: DmsProgress) => void = closeTimings;
 
 /** The larger of source and target CDC latency, when measured. */
 export function lagOf(snapshot: DmsTaskSnapshot): number | undefined {

@@ -3,14 +3,14 @@
 import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { SEARCH_ATTRIBUTES } from './messages';
-import type { ChunkResult, LoadChunk, MigrationProgress, Phase, TableProgress } from './types';
+import type { ChunkResult, LoadChunk, MigrationProgress, TableProgress } from './types';
 import type { MigrationSpec } from './spec';
 
 const phaseKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.phase, SearchAttributeType.KEYWORD);
 const engineKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.engine, SearchAttributeType.KEYWORD);
 const migrationKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.migration, SearchAttributeType.KEYWORD);
 const modeKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.mode, SearchAttributeType.KEYWORD);
-const lagKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.lagSeconds, SearchAttributeType.DOUBLE);
+export const lagKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.lagSeconds, SearchAttributeType.DOUBLE);
 
 /** Record replication lag: progress, the FerryLagSeconds search attribute, the UI details. */
 export function recordLag(progress: MigrationProgress, lagSeconds: number | undefined): void {
@@ -34,8 +34,8 @@ export function initialProgress(migrationId: string, spec: MigrationSpec): Migra
   };
 }
 
-/** Enter a phase: close the previous timing, open a new one, tell the UI. */
-export function enterPhase(progress: MigrationProgress, phase: Phase): void {
+/** Enter a phase: close the previous timing, open a new one, tell the UI (`publish`: an engine's own details). */
+export function enterPhase<P extends MigrationProgress>(progress: P, phase: P['phase'], publish: (p: P) => void = publishDetails): void {
   const now = new Date().toISOString(); // workflow time: deterministic on replay
   const last = progress.timings[progress.timings.length - 1];
   if (last && !last.endedAt) last.endedAt = now;
@@ -47,7 +47,7 @@ export function enterPhase(progress: MigrationProgress, phase: Phase): void {
     { key: migrationKey, value: progress.name },
     { key: modeKey, value: progress.mode },
   ]);
-  publishDetails(progress);
+  publish(progress);
 }
 
 export function closeTimings(progress: MigrationProgress): void {
