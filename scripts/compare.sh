@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Compares every user table of DATABASE on the source and target clusters: row count and an
-# order-independent checksum, each computed inside its own database. Exit 1 on any difference.
+# Compares every user table, view and materialized view of DATABASE on the source and target
+# clusters: row count and an order-independent checksum, each computed inside its own database.
+# Exit 1 on any difference.
 #   scripts/compare.sh DATABASE [schema-rename source=target ...]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -8,7 +9,7 @@ eval "$("$ROOT/scripts/dev.sh" env)"
 DB="$1"; shift || true
 read -r -d '' Q <<'SQL' || true
 SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind IN ('r','p') AND NOT c.relispartition
+ WHERE c.relkind IN ('r','p','v','m') AND NOT c.relispartition
    AND n.nspname NOT IN ('pg_catalog','information_schema','ferry') AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1, 2;
 SQL
 sums() { # side -> lines "schema.table rows checksum"

@@ -1,6 +1,7 @@
 -- Ferry's demo dataset: a small shop, tens of MB, with types beyond int/text (enum, arrays,
 -- numeric, jsonb, uuid, inet, bytea, range, identity, generated column, FKs, a table without a
--- primary key) in two schemas. Run with psql -v scale=N (1 = about 60 MB on disk; fractions work).
+-- primary key), a view and a materialized view, in two schemas. Run with psql -v scale=N
+-- (1 = about 60 MB on disk; fractions work).
 \set ON_ERROR_STOP on
 \if :{?scale}
 \else
@@ -99,5 +100,15 @@ INSERT INTO legacy.audit_log
 SELECT g, 'user' || (g % 40), decode(repeat(md5(g::text), 16), 'hex'),
        tstzrange(timestamptz '2025-01-01' + g * interval '1 minute', timestamptz '2025-01-01' + (g + 5) * interval '1 minute')
 FROM generate_series(1, (10000 * :scale)::int) g;
+
+-- Views go along with the tables they read: created after the load, the materialized one filled.
+CREATE VIEW customer_revenue AS
+  SELECT c.id, c.name, c.tier, count(o.id) AS orders, coalesce(sum(o.total), 0) AS revenue
+    FROM customers c LEFT JOIN orders o ON o.customer_id = c.id GROUP BY c.id;
+CREATE MATERIALIZED VIEW daily_sales AS
+  SELECT date_trunc('day', ordered_at AT TIME ZONE 'UTC') AS day, count(*) AS orders, sum(total) AS total
+    FROM orders WHERE status <> 'cancelled' GROUP BY 1;
+CREATE UNIQUE INDEX daily_sales_day ON daily_sales (day);
+COMMENT ON MATERIALIZED VIEW daily_sales IS 'orders per day (UTC), cancelled ones left out';
 
 ANALYZE;

@@ -311,7 +311,8 @@ export async function createViews(ctx: EngineContext, src: pg.Client, tgt: pg.Cl
       const position = new Map(dump.toc.filter((e) => e.desc === 'MATERIALIZED VIEW').map((e, i) => [e.objectId, i]));
       const fill = plan.migrated.filter((v) => v.populated).sort((a, b) => (position.get(a.oid) ?? 0) - (position.get(b.oid) ?? 0));
       for (const v of fill) {
-        await c.query(`REFRESH MATERIALIZED VIEW ${qualify(v.schema, v.name)}`).catch((err: unknown) =>
+        // Filled, then given statistics as the loaded tables are (the planner reads them as a table's).
+        await c.query(`REFRESH MATERIALIZED VIEW ${qualify(v.schema, v.name)}; ANALYZE ${qualify(v.schema, v.name)}`).catch((err: unknown) =>
           Promise.reject(failed(`refreshing materialized view ${displayName(v.schema, v.name)}`, err)),
         );
       }
