@@ -15,6 +15,7 @@ CREATE FUNCTION lib.noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW
 CREATE TABLE app.t (id int PRIMARY KEY, v text);
 CREATE TABLE app.u (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, w text); -- excluded
 CREATE TABLE public.p (id int PRIMARY KEY, v text);
+CREATE TABLE app.excl (id serial PRIMARY KEY); -- excluded, but its OWNED BY sequence is dumped with the schema
 CREATE STATISTICS app.t_stats ON id, v FROM app.t;
 -- An unqualified table in a function body: found through the database's default search_path.
 CREATE FUNCTION app.label(int) RETURNS text LANGUAGE sql STABLE AS 'SELECT v FROM p WHERE id = $1';
@@ -38,11 +39,17 @@ CREATE VIEW app.schema_oid AS SELECT 'app'::regnamespace AS s;
 CREATE MATERIALIZED VIEW app.labels AS SELECT id, app.label(id) AS v FROM app.t;
 CREATE MATERIALIZED VIEW app.mva AS SELECT id FROM app.t;
 CREATE MATERIALIZED VIEW app.mvb AS SELECT count(*) AS n FROM app.mva;
-REFRESH MATERIALIZED VIEW app.mva WITH NO DATA; -- mvb is filled, over an mva that is not
+CREATE VIEW app.vv AS SELECT * FROM app.mva;
+CREATE MATERIALIZED VIEW app.mvc AS SELECT count(*) AS n FROM app.vv;
+REFRESH MATERIALIZED VIEW app.mva WITH NO DATA; -- mvb and mvc (through vv) are filled, over an mva that is not
+CREATE STATISTICS app.labels_stats ON id, v FROM app.labels;
+CREATE VIEW app.over_serial AS SELECT last_value FROM app.excl_id_seq;
 CREATE VIEW app.recent AS SELECT id, v FROM app.t WHERE id > 95;
 -- Pre-data that needs a view: created with the views, after the load.
 CREATE FUNCTION app.recent_rows() RETURNS SETOF app.recent LANGUAGE sql STABLE BEGIN ATOMIC SELECT * FROM app.recent; END;
 COMMENT ON FUNCTION app.recent_rows() IS 'the last five';
+-- Its argument type is on a user's search_path (public), which refreshes run under.
+CREATE FUNCTION app.recent_for(q public.p) RETURNS SETOF app.recent LANGUAGE sql STABLE BEGIN ATOMIC SELECT * FROM app.recent r WHERE r.id = q.id; END;
 `;
 
 const endpoint = (side: 'source' | 'target', database: string): ResolvedEndpoint => ({
@@ -65,7 +72,7 @@ describe('views', () => {
   it('take along what all they read goes along, name the rest with the reason, and move with a schema rename', async () => {
     const ctx: EngineContext = {
       migrationId: `m-${db.name}`,
-      spec: parseSpec(devSpec(db.name, { tables: { include: ['app.*', 'public.p'], exclude: ['app.u', 'app.excluded_one'] }, rename: { schemas: { app: 'shop' } } })),
+      spec: parseSpec(devSpec(db.name, { tables: { include: ['app.*', 'public.p'], exclude: ['app.u', 'app.excl', 'app.excluded_one'] }, rename: { schemas: { app: 'shop' } } })),
       source: endpoint('source', db.name),
       target: endpoint('target', db.name),
       workerId: 'test',
@@ -82,7 +89,7 @@ describe('views', () => {
       'app.excluded_one (excluded by tables.exclude)',
     ])
       expect(views?.message).toContain(why);
-    expect(views?.message).toContain('6 view(s) go along');
+    expect(views?.message).toContain('9 view(s) go along');
 
     const provisioned = await engine.provision(ctx);
     for (const chunk of await engine.planFullLoad(ctx, provisioned.tables)) await engine.copyChunk(ctx, chunk, () => undefined);
@@ -95,15 +102,27 @@ describe('views', () => {
       `SELECT n.nspname || '.' || c.relname || ' ' || c.relkind::text || CASE WHEN c.relispopulated THEN '' ELSE ' empty' END AS v
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`,
     );
-    expect(onTarget.map((r) => r.v)).toEqual(['shop.labels m', 'shop.mva m empty', 'shop.mvb m empty', 'shop.over_catalog v', 'shop.recent v', 'shop.schema_oid v']);
+    expect(onTarget.map((r) => r.v)).toEqual([
+      'shop.labels m',
+      'shop.mva m empty',
+      'shop.mvb m empty',
+      'shop.mvc m empty',
+      'shop.over_catalog v',
+      'shop.over_serial v',
+      'shop.recent v',
+      'shop.schema_oid v',
+      'shop.vv v',
+    ]);
     const recent = await sql('target', db.name, `SELECT count(*)::int AS n, obj_description('shop.recent_rows()'::regprocedure) AS c FROM shop.recent_rows()`);
     expect(recent).toEqual([{ n: 5, c: 'the last five' }]);
     const labels = (side: 'source' | 'target', schema: string) => sql(side, db.name, `SELECT id, v FROM ${schema}.labels ORDER BY id`);
     expect(await labels('target', 'shop')).toEqual(await labels('source', 'app'));
     // The renamed schema took Ferry's objects, extended statistics included. The old one stays,
     // empty, since shop.schema_oid refers to it ('app'::regnamespace).
-    const stats = await sql('target', db.name, `SELECT stxnamespace::regnamespace::text AS s FROM pg_statistic_ext WHERE stxname = 't_stats'`);
-    expect(stats).toEqual([{ s: 'shop' }]);
+    const stats = await sql('target', db.name, `SELECT stxname || ' ' || stxnamespace::regnamespace::text AS s FROM pg_statistic_ext ORDER BY 1`);
+    expect(stats).toEqual([{ s: 'labels_stats shop' }, { s: 't_stats shop' }]);
+    // Recorded and moved: found on the target by its signature, which renders the same as on the source.
+    expect(await sql('target', db.name, `SELECT 'shop.recent_for(public.p)'::regprocedure::text AS f`)).toEqual([{ f: 'shop.recent_for(p)' }]);
     const left = await sql('target', db.name, `SELECT pg_describe_object(classid, objid, 0) AS o FROM pg_depend WHERE refobjid = 'app'::regnamespace`);
     expect(left).toEqual([{ o: 'rule _RETURN on view shop.schema_oid' }]);
 

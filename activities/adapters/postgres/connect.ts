@@ -100,7 +100,6 @@ export async function withClient<T>(ep: ResolvedEndpoint, fn: (c: pg.Client) => 
   }
 }
 
-/** End a session; `hard` drops the socket at once (the server rolls back whatever was open). */
 /**
  * `body` in one transaction on `client`: committed when it returns, rolled back when it throws (the
  * error is the body's, not a failed ROLLBACK's). `begin` may carry an isolation level.
@@ -117,6 +116,7 @@ export async function inTransaction<T>(client: pg.Client, body: () => Promise<T>
   }
 }
 
+/** End a session; `hard` drops the socket at once (the server rolls back whatever was open). */
 export async function closeClient(client: pg.Client, hard = false): Promise<void> {
   if (hard) {
     const conn = (client as unknown as { connection?: { stream?: { destroy?: () => void } } }).connection;

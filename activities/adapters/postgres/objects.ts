@@ -8,10 +8,12 @@ import { CATALOG, type TocEntry } from './toc';
 export async function plannedObjects(src: pg.Client, entries: TocEntry[]): Promise<ProvisionedObject[]> {
   const ids = (classId: number) => entries.filter((e) => e.classId === classId && e.objectId !== 0).map((e) => e.objectId);
   const objects: ProvisionedObject[] = [];
+  // A sequence is owned (moves and drops with its table) when its table is restored too: the
+  // OWNED BY sequence of a table left out is restored on its own.
   const rels = await src.query<{ oid: string; schema: string; name: string; relkind: string; owned: boolean }>(
     `SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind,
             EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid
-                      AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.deptype IN ('a', 'i')) AS owned
+                      AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.deptype IN ('a', 'i') AND d.refobjid = ANY($1::oid[])) AS owned
        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY($1::oid[])`,
     [ids(CATALOG.pg_class)],
   );

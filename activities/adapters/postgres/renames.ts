@@ -30,6 +30,21 @@ async function columnExists(c: pg.Client, schema: string, table: string, column:
   return (r.rowCount ?? 0) > 0;
 }
 
+/**
+ * The extended statistics on `relation` (a qualified name) still in schema `from`, moved to `to`:
+ * a table's indexes and constraints follow ALTER ... SET SCHEMA, its statistics (schema objects of
+ * their own) do not.
+ */
+async function moveStatistics(c: pg.Client, relation: string, from: string, to: string): Promise<void> {
+  if ((await serverVersionNum(c)) < 100000) return;
+  const stats = await c.query<{ name: string }>(
+    `SELECT s.stxname AS name FROM pg_catalog.pg_statistic_ext s JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace
+      WHERE s.stxrelid = $1::regclass AND n.nspname = $2`,
+    [relation, from],
+  );
+  for (const st of stats.rows) await c.query(`ALTER STATISTICS ${qualify(from, st.name)} SET SCHEMA ${quoteIdent(to)}`);
+}
+
 async function moveObject(c: pg.Client, o: ProvisionedObject, from: string, to: string): Promise<void> {
   const at = await currentLocation(c, o);
   if (!at || at.schema !== from) return;
@@ -37,18 +52,11 @@ async function moveObject(c: pg.Client, o: ProvisionedObject, from: string, to: 
   switch (o.kind) {
     case 'table':
       await c.query(`ALTER TABLE ${qualify(at.schema, at.name)} SET SCHEMA ${dest}`);
-      // Its indexes and constraints go along; its extended statistics (schema objects of their own) do not.
-      if ((await serverVersionNum(c)) >= 100000) {
-        const stats = await c.query<{ name: string }>(
-          `SELECT s.stxname AS name FROM pg_catalog.pg_statistic_ext s JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace
-            WHERE s.stxrelid = $1::oid AND n.nspname = $2`,
-          [o.targetOid, from],
-        );
-        for (const st of stats.rows) await c.query(`ALTER STATISTICS ${qualify(from, st.name)} SET SCHEMA ${dest}`);
-      }
-      return;
+      return moveStatistics(c, qualify(to, at.name), from, to);
     case 'view':
-      return void (await c.query(`ALTER ${o.materialized ? 'MATERIALIZED VIEW' : 'VIEW'} ${qualify(at.schema, at.name)} SET SCHEMA ${dest}`));
+      await c.query(`ALTER ${o.materialized ? 'MATERIALIZED VIEW' : 'VIEW'} ${qualify(at.schema, at.name)} SET SCHEMA ${dest}`);
+      if (o.materialized) await moveStatistics(c, qualify(to, at.name), from, to);
+      return;
     case 'sequence':
       // An owned sequence moves with its table.
       if (!o.owned) await c.query(`ALTER SEQUENCE ${qualify(at.schema, at.name)} SET SCHEMA ${dest}`);
@@ -109,7 +117,10 @@ export async function applyRenames(ctx: EngineContext, tables: TableMapping[]): 
           for (const o of [...objects].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind))) await moveObject(tgt, o, s, t);
         } else {
           for (const m of tables.filter((x) => x.source.schema === s))
-            if (await tableExists(tgt, s, m.source.name)) await tgt.query(`ALTER TABLE ${qualify(s, m.source.name)} SET SCHEMA ${quoteIdent(t)}`);
+            if (await tableExists(tgt, s, m.source.name)) {
+              await tgt.query(`ALTER TABLE ${qualify(s, m.source.name)} SET SCHEMA ${quoteIdent(t)}`);
+              await moveStatistics(tgt, qualify(t, m.source.name), s, t);
+            }
         }
         if (created.includes(s) && (await schemaIsEmpty(tgt, s))) {
           await tgt.query(`DROP SCHEMA ${quoteIdent(s)}`);

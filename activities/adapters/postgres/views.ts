@@ -12,7 +12,7 @@ import type pg from 'pg';
 import type { EngineContext } from '../engine';
 import { SchemaCopyFailed, TargetConflict } from '../errors';
 import { existingTables, FIRST_NORMAL_OBJECT_ID } from './catalog';
-import { closeClient, connectEndpoint, inTransaction, serverVersionNum } from './connect';
+import { closeClient, connectEndpoint, inTransaction, isConnectionLoss, serverVersionNum } from './connect';
 import { dumpSchemas, selectedOids, toolError, type SchemaDump } from './dump';
 import { matchesPattern, type Selection } from './selection';
 import type { MigrationSpec } from '../../../workflows/spec';
@@ -46,7 +46,7 @@ interface Dependency {
   /** The relation behind it (a table or view itself, a key's table, a row type's table), else 0. */
   relid: number;
   relkind: string | null;
-  /** A sequence's owning table (identity or OWNED BY), else 0: pg_dump dumps it with that table only. */
+  /** An identity sequence's table, else 0: pg_dump dumps it with that table only (an OWNED BY one goes with its schema). */
   owner: number;
   /** The object's schema; for a schema, its name. */
   schema: string | null;
@@ -113,7 +113,7 @@ export async function planViews(src: pg.Client, sel: Selection, schemas: string[
               c.relkind::text AS relkind,
               coalesce((SELECT o.refobjid FROM pg_catalog.pg_depend o
                          WHERE c.relkind = 'S' AND o.classid = 'pg_catalog.pg_class'::regclass AND o.objid = x.relid
-                           AND o.refclassid = 'pg_catalog.pg_class'::regclass AND o.deptype IN ('a', 'i') LIMIT 1), 0)::int8 AS owner,
+                           AND o.refclassid = 'pg_catalog.pg_class'::regclass AND o.deptype = 'i' LIMIT 1), 0)::int8 AS owner,
               CASE WHEN x.classid = 'pg_catalog.pg_namespace'::regclass THEN (SELECT nspname FROM pg_catalog.pg_namespace WHERE oid = x.ref)
                    ELSE (pg_catalog.pg_identify_object(x.classid, x.ref, 0)).schema END AS schema,
               pg_catalog.pg_describe_object(x.classid, x.ref, 0) AS described,
@@ -145,7 +145,7 @@ export async function planViews(src: pg.Client, sel: Selection, schemas: string[
   const goesAlong = (oid: number) => candidateOids.has(oid) && !reasons.has(oid);
   // A reference is met by what the server has (built in) or an extension brings, a selected table,
   // a view that goes along (decided below), or what provision restores: the types and functions of
-  // the dumped schemas, and their sequences but those owned by a table left out (dumped with it).
+  // the dumped schemas, and their sequences but the identity of a table left out (dumped with it).
   const unmet = (d: Dependency): string | null => {
     if (d.ref < FIRST_NORMAL_OBJECT_ID || d.extension) return null;
     const dumped = d.schema !== null && inDump.has(d.schema);
@@ -167,18 +167,18 @@ export async function planViews(src: pg.Client, sel: Selection, schemas: string[
     }
   }
   const migrated = candidates.filter((v) => !reasons.has(v.oid));
-  // A materialized view is filled only when every one it reads is (pg_dump does the same: the
-  // REFRESH would fail on an unfilled one).
+  // A materialized view is filled only when every one it reads, directly or through plain views,
+  // is (pg_dump does the same: the REFRESH would fail on an unfilled one).
   const byOid = new Map(migrated.map((v) => [v.oid, v]));
+  const unfilled = new Set(migrated.filter((v) => v.materialized && !v.populated).map((v) => v.oid));
   for (let changed = true; changed; ) {
     changed = false;
     for (const d of deps) {
       const v = byOid.get(d.view);
-      const read = byOid.get(d.relid);
-      if (v?.populated && read?.materialized && !read.populated) {
-        v.populated = false;
-        changed = true;
-      }
+      if (!v || unfilled.has(v.oid) || !unfilled.has(d.relid)) continue;
+      v.populated = false;
+      unfilled.add(v.oid);
+      changed = true;
     }
   }
   return { migrated, left: candidates.filter((v) => reasons.has(v.oid)).map((view) => ({ view, reason: reasons.get(view.oid)! })) };
@@ -295,8 +295,9 @@ export async function createViews(ctx: EngineContext, src: pg.Client, tgt: pg.Cl
   ).catch((err) => {
     throw toolError(err, ctx.target, 'pg_restore of the views');
   });
-  const failed = (what: string, err: unknown) =>
-    new SchemaCopyFailed(`${what} on the target failed, so no view was created: ${(err as Error).message}; fix it on the source, or exclude the view (tables.exclude), and retry the step`, {
+  // A lost connection stays itself (finishLoad classifies it, and the step is retried).
+  const failed = (what: string, err: unknown): Error =>
+    isConnectionLoss(err) && err instanceof Error ? err : new SchemaCopyFailed(`${what} on the target failed, so no view was created: ${(err as Error).message}; fix it on the source, or exclude the view (tables.exclude), and retry the step`, {
       cause: err,
     });
   // Its own session: the script sets search_path and other settings for the session.
@@ -316,6 +317,8 @@ export async function createViews(ctx: EngineContext, src: pg.Client, tgt: pg.Cl
           Promise.reject(failed(`refreshing materialized view ${displayName(v.schema, v.name)}`, err)),
         );
       }
+      // Back to Ferry's path: function signatures below must render as on the source (qualified).
+      await c.query(`SELECT pg_catalog.set_config('search_path', 'pg_catalog', true)`);
       const created: ProvisionedObject[] = [];
       for (const v of plan.migrated) {
         const r = await c.query<{ oid: string }>(
