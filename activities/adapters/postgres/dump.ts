@@ -11,7 +11,7 @@ import type { Selection } from './selection';
 import { qualify, quoteIdent } from './sql';
 import { dbConninfo, pgBin, pgEnv, runTool, tempDir, ToolFailed } from './tools';
 import { parseToc, type TocEntry } from './toc';
-import type { SourceView } from './views';
+import type { ViewPlan } from './views';
 
 export interface SchemaDump {
   file: string;
@@ -34,9 +34,10 @@ export async function dumpSchemas(src: pg.Client, sel: Selection): Promise<strin
   return [...schemas].sort();
 }
 
-export async function dumpSchema(ctx: EngineContext, src: pg.Client, sel: Selection, views: readonly SourceView[] = []): Promise<SchemaDump> {
-  const schemas = await dumpSchemas(src, sel);
-  const exclude = await unselectedRelations(src, schemas, new Set([...selectedOids(sel), ...views.map((v) => v.oid)]));
+/** The dump; with `views` (planned over the same selection), its schemas and the views that go along. */
+export async function dumpSchema(ctx: EngineContext, src: pg.Client, sel: Selection, views?: ViewPlan): Promise<SchemaDump> {
+  const schemas = views?.schemas ?? (await dumpSchemas(src, sel));
+  const exclude = await unselectedRelations(src, schemas, new Set([...selectedOids(sel), ...(views?.migrated ?? []).map((v) => v.oid)]));
   const tmp = tempDir('ferry-dump');
   const file = path.join(tmp.dir, 'schema.dump');
   try {

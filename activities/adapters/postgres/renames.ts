@@ -31,16 +31,16 @@ async function columnExists(c: pg.Client, schema: string, table: string, column:
 }
 
 /**
- * The extended statistics on `relation` (a qualified name) still in schema `from`, moved to `to`:
- * a table's indexes and constraints follow ALTER ... SET SCHEMA, its statistics (schema objects of
- * their own) do not.
+ * The extended statistics of these relations (target OIDs) still in schema `from`, moved to `to`
+ * after them: a table's (or materialized view's) indexes and constraints follow ALTER ... SET
+ * SCHEMA, its statistics (schema objects of their own) do not.
  */
-async function moveStatistics(c: pg.Client, relation: string, from: string, to: string): Promise<void> {
-  if ((await serverVersionNum(c)) < 100000) return;
+async function moveStatistics(c: pg.Client, relids: number[], from: string, to: string): Promise<void> {
+  if (relids.length === 0 || (await serverVersionNum(c)) < 100000) return;
   const stats = await c.query<{ name: string }>(
     `SELECT s.stxname AS name FROM pg_catalog.pg_statistic_ext s JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace
-      WHERE s.stxrelid = $1::regclass AND n.nspname = $2`,
-    [relation, from],
+      WHERE s.stxrelid = ANY($1::oid[]) AND n.nspname = $2`,
+    [relids, from],
   );
   for (const st of stats.rows) await c.query(`ALTER STATISTICS ${qualify(from, st.name)} SET SCHEMA ${quoteIdent(to)}`);
 }
@@ -51,12 +51,9 @@ async function moveObject(c: pg.Client, o: ProvisionedObject, from: string, to: 
   const dest = quoteIdent(to);
   switch (o.kind) {
     case 'table':
-      await c.query(`ALTER TABLE ${qualify(at.schema, at.name)} SET SCHEMA ${dest}`);
-      return moveStatistics(c, qualify(to, at.name), from, to);
+      return void (await c.query(`ALTER TABLE ${qualify(at.schema, at.name)} SET SCHEMA ${dest}`));
     case 'view':
-      await c.query(`ALTER ${o.materialized ? 'MATERIALIZED VIEW' : 'VIEW'} ${qualify(at.schema, at.name)} SET SCHEMA ${dest}`);
-      if (o.materialized) await moveStatistics(c, qualify(to, at.name), from, to);
-      return;
+      return void (await c.query(`ALTER ${o.materialized ? 'MATERIALIZED VIEW' : 'VIEW'} ${qualify(at.schema, at.name)} SET SCHEMA ${dest}`));
     case 'sequence':
       // An owned sequence moves with its table.
       if (!o.owned) await c.query(`ALTER SEQUENCE ${qualify(at.schema, at.name)} SET SCHEMA ${dest}`);
@@ -76,10 +73,8 @@ async function schemaIsEmpty(c: pg.Client, schema: string): Promise<boolean> {
   const r = await c.query<{ n: string }>(
     `SELECT (SELECT count(*) FROM pg_catalog.pg_class WHERE relnamespace = n.oid) + (SELECT count(*) FROM pg_catalog.pg_proc WHERE pronamespace = n.oid)
           + (SELECT count(*) FROM pg_catalog.pg_type WHERE typnamespace = n.oid) + (SELECT count(*) FROM pg_catalog.pg_collation WHERE collnamespace = n.oid)
-          + (SELECT count(*) FROM pg_catalog.pg_operator WHERE oprnamespace = n.oid)${
-            (await serverVersionNum(c)) >= 100000 ? ' + (SELECT count(*) FROM pg_catalog.pg_statistic_ext WHERE stxnamespace = n.oid)' : ''
-          }
-          -- Anything else that refers to it (a view's 'app'::regnamespace, an object of a kind not counted above).
+          + (SELECT count(*) FROM pg_catalog.pg_operator WHERE oprnamespace = n.oid)
+          -- Anything else that refers to it (extended statistics, a view's 'app'::regnamespace, ...).
           + (SELECT count(*) FROM pg_catalog.pg_depend WHERE refclassid = 'pg_catalog.pg_namespace'::regclass AND refobjid = n.oid) AS n
        FROM pg_catalog.pg_namespace n WHERE n.nspname = $1`,
     [schema],
@@ -115,12 +110,17 @@ export async function applyRenames(ctx: EngineContext, tables: TableMapping[]): 
           // Tables first: their row types, owned sequences and indexes go with them.
           const order = ['table', 'view', 'sequence', 'type', 'domain', 'function', 'procedure', 'aggregate'];
           for (const o of [...objects].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind))) await moveObject(tgt, o, s, t);
+          const relations = objects.filter((o) => o.kind === 'table' || (o.kind === 'view' && o.materialized));
+          await moveStatistics(tgt, relations.flatMap((o) => (o.targetOid === undefined ? [] : [o.targetOid])), s, t);
         } else {
-          for (const m of tables.filter((x) => x.source.schema === s))
-            if (await tableExists(tgt, s, m.source.name)) {
-              await tgt.query(`ALTER TABLE ${qualify(s, m.source.name)} SET SCHEMA ${quoteIdent(t)}`);
-              await moveStatistics(tgt, qualify(t, m.source.name), s, t);
-            }
+          const moved: number[] = [];
+          for (const m of tables.filter((x) => x.source.schema === s)) {
+            if (!(await tableExists(tgt, s, m.source.name))) continue;
+            await tgt.query(`ALTER TABLE ${qualify(s, m.source.name)} SET SCHEMA ${quoteIdent(t)}`);
+            const r = await tgt.query<{ oid: string }>('SELECT $1::regclass::oid::int8 AS oid', [qualify(t, m.source.name)]);
+            moved.push(Number(r.rows[0]!.oid));
+          }
+          await moveStatistics(tgt, moved, s, t);
         }
         if (created.includes(s) && (await schemaIsEmpty(tgt, s))) {
           await tgt.query(`DROP SCHEMA ${quoteIdent(s)}`);

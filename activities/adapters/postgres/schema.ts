@@ -80,7 +80,7 @@ export async function provision(ctx: EngineContext): Promise<ProvisionResult> {
     }
 
     const views = await planViewsOf(src, sel, ctx.spec.tables);
-    dump = await dumpSchema(ctx, src, sel, views.migrated);
+    dump = await dumpSchema(ctx, src, sel, views);
     const entries = preDataEntries(dump.toc, await viewEntryIds(src, dump.toc, views.migrated));
     const objects = await plannedObjects(src, entries);
     const haveSchemas = await existingSchemas(tgt, dump.schemas);
@@ -279,7 +279,7 @@ export async function finishLoad(ctx: EngineContext, tables: TableMapping[]): Pr
     tgt = await connectEndpoint(ctx.target);
     const sel = await checkedSelection(ctx, src);
     const views = await planViewsOf(src, sel, ctx.spec.tables);
-    dump = await dumpSchema(ctx, src, sel, views.migrated);
+    dump = await dumpSchema(ctx, src, sel, views);
     const entries = await postDataToRestore(src, tgt, dump, selectedOids(sel));
     if (entries.length > 0) {
       const list = path.join(path.dirname(dump.file), 'post-data.list');

@@ -32,6 +32,8 @@ export interface SourceView {
 }
 
 export interface ViewPlan {
+  /** The schemas the dump covers (dumpSchemas), which the plan was made over. */
+  schemas: string[];
   /** Created on the target by finishLoad, in the dump's (dependency) order. */
   migrated: SourceView[];
   /** Left behind, each with the reason. */
@@ -78,7 +80,7 @@ export async function planViews(src: pg.Client, sel: Selection, schemas: string[
       [schemas, [...selected]],
     )
   ).rows.map((r) => ({ oid: Number(r.oid), schema: r.schema, name: r.name, materialized: r.kind === 'm', populated: r.kind === 'm' && r.populated }));
-  if (candidates.length === 0) return { migrated: [], left: [] };
+  if (candidates.length === 0) return { schemas, migrated: [], left: [] };
 
   // What each candidate reads: through its rules, and through what hangs on it (triggers, column
   // defaults, a materialized view's indexes and statistics), which are restored with it. Links
@@ -181,7 +183,7 @@ export async function planViews(src: pg.Client, sel: Selection, schemas: string[
       changed = true;
     }
   }
-  return { migrated, left: candidates.filter((v) => reasons.has(v.oid)).map((view) => ({ view, reason: reasons.get(view.oid)! })) };
+  return { schemas, migrated, left: candidates.filter((v) => reasons.has(v.oid)).map((view) => ({ view, reason: reasons.get(view.oid)! })) };
 }
 
 /** The plan for a selection, over the schemas its dump covers. */
@@ -319,19 +321,15 @@ export async function createViews(ctx: EngineContext, src: pg.Client, tgt: pg.Cl
       }
       // Back to Ferry's path: function signatures below must render as on the source (qualified).
       await c.query(`SELECT pg_catalog.set_config('search_path', 'pg_catalog', true)`);
-      const created: ProvisionedObject[] = [];
-      for (const v of plan.migrated) {
-        const r = await c.query<{ oid: string }>(
-          `SELECT c.oid::int8 AS oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('v', 'm')`,
-          [v.schema, v.name],
-        );
-        const oid = r.rows[0]?.oid;
-        if (oid === undefined) throw new SchemaCopyFailed(`view ${displayName(v.schema, v.name)} is not on the target after its restore`);
-        created.push({ kind: 'view', schema: v.schema, name: v.name, sourceOid: v.oid, targetOid: Number(oid), materialized: v.materialized });
-      }
+      const views = await resolveOnTarget(
+        c,
+        plan.migrated.map((v): ProvisionedObject => ({ kind: 'view', schema: v.schema, name: v.name, sourceOid: v.oid, materialized: v.materialized })),
+      );
+      const missing = views.find((v) => v.targetOid === undefined);
+      if (missing) throw new SchemaCopyFailed(`view ${displayName(missing.schema, missing.name)} is not on the target after its restore`);
       // Functions over the views came with them: recorded too, so an abort drops them.
-      created.push(...(await resolveOnTarget(c, await plannedObjects(src, entries.filter((e) => e.classId === CATALOG.pg_proc)))));
+      const functions = await resolveOnTarget(c, await plannedObjects(src, entries.filter((e) => e.classId === CATALOG.pg_proc)));
+      const created = [...views, ...functions];
       await writeProvisioned(c, ctx.migrationId, { status: state.status, createdSchemas: state.createdSchemas, objects: [...state.objects, ...created], result: state.result });
     });
   } finally {

@@ -5,6 +5,7 @@ import type { PrecheckItem } from '../../../../workflows/types';
 import type { EngineContext } from '../../engine';
 import type { CatalogTable, Selection } from '../selection';
 import { displayName } from '../sql';
+import { planViewsOf, type ViewPlan } from '../views';
 
 export interface PrecheckEnv {
   ctx: EngineContext;
@@ -14,6 +15,14 @@ export interface PrecheckEnv {
   sel: Selection | null;
   sourceVersion: number;
   targetVersion: number;
+  /** The views plan, computed once for the checks that read it (viewPlanOf). */
+  viewPlan?: Promise<ViewPlan>;
+}
+
+/** Which views go along and which stay behind (views.ts), computed once per precheck run. */
+export function viewPlanOf(env: PrecheckEnv, src: pg.Client, sel: Selection): Promise<ViewPlan> {
+  env.viewPlan ??= planViewsOf(src, sel, env.ctx.spec.tables);
+  return env.viewPlan;
 }
 
 export type Check = (env: PrecheckEnv) => Promise<PrecheckItem[]>;

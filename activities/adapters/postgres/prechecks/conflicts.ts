@@ -4,9 +4,8 @@
 import type { PrecheckItem, TableRef } from '../../../../workflows/types';
 import { existingTables } from '../catalog';
 import { mapSchema } from '../selection';
-import { planViewsOf } from '../views';
 import { qualify } from '../sql';
-import { fail, nameOf, pass, selectedTables, type PrecheckEnv } from './common';
+import { fail, nameOf, pass, selectedTables, viewPlanOf, type PrecheckEnv } from './common';
 
 export async function checkConflicts(env: PrecheckEnv): Promise<PrecheckItem[]> {
   const { tgt, sel, ctx } = env;
@@ -17,7 +16,7 @@ export async function checkConflicts(env: PrecheckEnv): Promise<PrecheckItem[]> 
   for (const m of sel.mappings) add(m.target); // the names after renames
   for (const p of sel.partitions) add({ schema: mapSchema(ctx.spec.rename, p.schema), name: p.name });
   if (env.src) {
-    for (const v of (await planViewsOf(env.src, sel, ctx.spec.tables)).migrated) {
+    for (const v of (await viewPlanOf(env, env.src, sel)).migrated) {
       add({ schema: v.schema, name: v.name });
       add({ schema: mapSchema(ctx.spec.rename, v.schema), name: v.name });
     }

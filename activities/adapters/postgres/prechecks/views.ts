@@ -3,13 +3,12 @@
 // but reading a selected table) are named in a warning with the reason, so a DBA who goes on
 // (acknowledges it) knows which to recreate.
 import type { PrecheckItem } from '../../../../workflows/types';
-import { planViewsOf } from '../views';
-import { listNames, nameOf, pass, warning, type PrecheckEnv } from './common';
+import { listNames, nameOf, pass, viewPlanOf, warning, type PrecheckEnv } from './common';
 
 export async function checkViews(env: PrecheckEnv): Promise<PrecheckItem[]> {
   const { src, sel } = env;
   if (!src || !sel || sel.roots.length === 0) return [];
-  const plan = await planViewsOf(src, sel, env.ctx.spec.tables);
+  const plan = await viewPlanOf(env, src, sel);
   const kind = (v: { materialized: boolean }) => (v.materialized ? ' (materialized)' : '');
   const migrated =
     plan.migrated.length === 0
