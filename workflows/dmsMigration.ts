@@ -37,7 +37,8 @@ import type {
   DmsTaskSnapshot,
 } from './dmsTypes';
 import type { PrecheckItem, ValidationReport } from './types';
-import { applySnapshot, closeDmsTimings, enterDmsPhase, initialDmsProgress, lagOf, publishDmsDetails } from './dmsProgress';
+import { applySnapshot, enterDmsPhase, initialDmsProgress, lagOf, publishDmsDetails } from './dmsProgress';
+import { closeTimings } from './progress';
 import { msUntilWindowOpens } from './window';
 
 export { progressQuery, approveCutoverUpdate, approveSignal, abortSignal, retryUpdate, acknowledgeWarningsUpdate } from './messages';
@@ -279,13 +280,13 @@ export async function dmsMigration(input: DmsMigrationInput): Promise<DmsMigrati
     if (!isCancellation(err)) throw err;
     await CancellationScope.nonCancellable(compensate);
     enter('aborted');
-    closeDmsTimings(progress);
+    closeTimings(progress);
     if (!operator.abortRequested) throw err; // workflow cancellation: end as Cancelled, after compensating
     log.info('migration aborted', { reason: operator.abortReason, resources: resources?.taskId });
     return { migrationId, outcome: 'aborted', progress };
   }
 
   enter('completed');
-  closeDmsTimings(progress);
+  closeTimings(progress);
   return { migrationId, outcome: 'completed', progress, validation, cutoverSeconds };
 }

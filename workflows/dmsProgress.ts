@@ -1,7 +1,7 @@
 // The aws-dms migration's visible state: progress query answer, search attributes (phase, lag) and
 // the markdown current details. Mirrors progress.ts for the DMS phases (`cdc`) and task details.
 import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
-import { closeTimings, enterPhase, lagKey } from './progress';
+import { enterPhase, lagKey } from './progress';
 import type { DmsMigrationSpec } from './dmsSpec';
 import type { DmsPhase, DmsProgress, DmsTaskSnapshot } from './dmsTypes';
 import type { TableProgress } from './types';
@@ -26,8 +26,6 @@ export function initialDmsProgress(migrationId: string, spec: DmsMigrationSpec):
 export function enterDmsPhase(progress: DmsProgress, phase: DmsPhase): void {
   enterPhase(progress, phase, publishDmsDetails);
 }
-
-export const closeDmsTimings: (progress: DmsProgress) => void = closeTimings;
 
 /** The larger of source and target CDC latency, when measured. */
 export function lagOf(snapshot: DmsTaskSnapshot): number | undefined {

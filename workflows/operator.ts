@@ -31,8 +31,6 @@ export interface OperatorOptions {
 export interface Operator {
   readonly abortRequested: boolean;
   readonly abortReason: string | undefined;
-  /** Why a cutover approval is refused now, or undefined. */
-  approvalRejection(): string | undefined;
   /** Until the operator asks to retry the failed step. */
   retryRequested(): Promise<void>;
   /** Until the operator acknowledges more precheck warnings. */
@@ -128,7 +126,6 @@ export function setOperatorHandlers(options: OperatorOptions): Operator {
     get abortReason() {
       return abortReason;
     },
-    approvalRejection,
     retryRequested: async () => {
       retryRequested = false;
       await condition(() => retryRequested);
