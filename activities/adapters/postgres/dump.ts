@@ -2,6 +2,7 @@
 // type one uses), `-T` every other relation in those schemas, so the schemas' types, sequences
 // and functions come along, and of their views those that go along (views.ts), but no unselected
 // table.
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
 import type { EngineContext, ResolvedEndpoint } from '../engine';
@@ -10,6 +11,7 @@ import { typeSchemasOf, unselectedRelations } from './catalog';
 import type { Selection } from './selection';
 import { qualify, quoteIdent } from './sql';
 import { dbConninfo, pgBin, pgEnv, runTool, tempDir, ToolFailed } from './tools';
+import { readSchemaDump, writeSchemaDump } from './state';
 import { parseToc, type TocEntry } from './toc';
 import type { ViewPlan } from './views';
 
@@ -58,6 +60,29 @@ export async function dumpSchema(ctx: EngineContext, src: pg.Client, sel: Select
     tmp.remove();
     throw err;
   }
+}
+
+/**
+ * Keep provision's dump on the target, so finishLoad restores post-data from the very dump the
+ * pre-data came from (one point in time for the whole schema), without dumping again.
+ */
+export async function keepDump(tgt: pg.Client, migrationId: string, dump: SchemaDump): Promise<void> {
+  await writeSchemaDump(tgt, migrationId, { archive: readFileSync(dump.file), toc: dump.tocText, schemas: dump.schemas });
+}
+
+/** The dump keepDump kept, as a file again; undefined when there is none. */
+export async function keptDump(tgt: pg.Client, migrationId: string): Promise<SchemaDump | undefined> {
+  const kept = await readSchemaDump(tgt, migrationId);
+  if (!kept) return undefined;
+  const tmp = tempDir('ferry-dump');
+  const file = path.join(tmp.dir, 'schema.dump');
+  try {
+    writeFileSync(file, kept.archive);
+  } catch (err) {
+    tmp.remove();
+    throw err;
+  }
+  return { file, toc: parseToc(kept.toc), tocText: kept.toc, schemas: kept.schemas, remove: tmp.remove };
 }
 
 /** A failed client program as the FerryError a user can act on, with its stderr tail. */

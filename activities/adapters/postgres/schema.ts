@@ -7,13 +7,13 @@ import type { EngineContext } from '../engine';
 import { PrecheckFailed, SchemaCopyFailed, TargetConflict } from '../errors';
 import { existingSchemas, existingTables, loadSelection } from './catalog';
 import { classifyError, closeClient, connectEndpoint, startupOptions } from './connect';
-import { dumpSchema, selectedOids, toolError, type SchemaDump } from './dump';
+import { dumpSchema, keepDump, keptDump, selectedOids, toolError, type SchemaDump } from './dump';
 import { indexBuildSettings } from './indexes';
 import { plannedObjects, resolveOnTarget } from './objects';
 import type { Selection } from './selection';
 import { analyzeTable, tablesToAnalyze } from './statistics';
 import { pauseAutovacuum, resumeAutovacuum } from './autovacuum';
-import { createViews, planViewsOf, viewEntryIds } from './views';
+import { createViews, planViewsOf, viewEntryIds, viewsInDump } from './views';
 import { displayName, qualify, quoteIdent } from './sql';
 import { ensureState, readProvisioned, writeProvisioned, type ProvisionedObject } from './state';
 import { CATALOG, formatToc, POST_DATA_DESCS, PRE_DATA_DESCS, preDataRuns, withOwnComments, type TocEntry } from './toc';
@@ -88,6 +88,7 @@ export async function provision(ctx: EngineContext): Promise<ProvisionResult> {
     result.createdSchemas = createdSchemas;
     // Record first: an abort after a crash from here on knows what may exist.
     await writeProvisioned(tgt, ctx.migrationId, { status: 'pending', createdSchemas, objects, result, dumpToc: formatToc(entries) });
+    await keepDump(tgt, ctx.migrationId, dump);
     for (const s of dump.schemas) if (!haveSchemas.has(s)) await tgt.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(s)}`);
 
     // In runs of at most PRE_DATA_TABLES_PER_RESTORE tables, each one transaction (toc.ts says why).
@@ -278,8 +279,11 @@ export async function finishLoad(ctx: EngineContext, tables: TableMapping[]): Pr
   try {
     tgt = await connectEndpoint(ctx.target);
     const sel = await checkedSelection(ctx, src);
-    const views = await planViewsOf(src, sel, ctx.spec.tables);
-    dump = await dumpSchema(ctx, src, sel, views);
+    const planned = await planViewsOf(src, sel, ctx.spec.tables);
+    // Post-data from provision's dump: the same point in time as the pre-data, and no second pg_dump.
+    dump = await keptDump(tgt, ctx.migrationId);
+    const views = dump ? viewsInDump(planned, dump.toc) : planned;
+    dump ??= await dumpSchema(ctx, src, sel, views);
     const entries = await postDataToRestore(src, tgt, dump, selectedOids(sel));
     if (entries.length > 0) {
       const list = path.join(path.dirname(dump.file), 'post-data.list');

@@ -1,6 +1,7 @@
 // Ferry's state on the target, schema `ferry`: chunk markers (committed with the rows they
 // describe), what provision created (so abort can remove exactly that), the fence record, the
-// snapshot the full load reads under, and each split table's ranges (so a re-plan keeps chunk ids).
+// snapshot the full load reads under, each split table's ranges (so a re-plan keeps chunk ids),
+// and provision's schema dump (finishLoad restores post-data from the same dump).
 import type pg from 'pg';
 import type { ProvisionResult } from '../../../workflows/types';
 import { inTransaction } from './connect';
@@ -12,9 +13,10 @@ export const PROVISIONED_TABLE = qualify(STATE_SCHEMA, 'provisioned');
 export const FENCE_TABLE = qualify(STATE_SCHEMA, 'fence');
 export const SNAPSHOT_TABLE = qualify(STATE_SCHEMA, 'snapshot');
 export const PLAN_TABLE = qualify(STATE_SCHEMA, 'plan');
+export const SCHEMA_DUMP_TABLE = qualify(STATE_SCHEMA, 'schema_dump');
 
 /** Every table of the state schema (cleanup empties them all). */
-const STATE_TABLES = ['chunk', 'provisioned', 'fence', 'snapshot', 'plan'];
+const STATE_TABLES = ['chunk', 'provisioned', 'fence', 'snapshot', 'plan', 'schema_dump'];
 
 /** Serialises creating and dropping the state schema between concurrent migrations on one target. */
 const STATE_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext('ferry'), hashtext('ferry.state'))";
@@ -96,7 +98,38 @@ export async function ensureState(client: pg.Client): Promise<void> {
       split jsonb NOT NULL,
       planned_at timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (migration_id, source_table))`);
+    // The archive provision restored pre-data from (pg_dump -Fc), with its table of contents.
+    await client.query(`CREATE TABLE IF NOT EXISTS ${SCHEMA_DUMP_TABLE} (
+      migration_id text PRIMARY KEY,
+      archive bytea NOT NULL,
+      toc text NOT NULL,
+      schemas text[] NOT NULL,
+      dumped_at timestamptz NOT NULL DEFAULT now())`);
   });
+}
+
+/** A schema dump kept on the target: the archive's bytes, its `pg_restore -l` listing and the schemas it covers. */
+export interface StoredSchemaDump {
+  archive: Buffer;
+  toc: string;
+  schemas: string[];
+}
+
+/** Keep (or replace: a retried provision dumps again) this migration's schema dump. */
+export async function writeSchemaDump(client: pg.Client, migrationId: string, dump: StoredSchemaDump): Promise<void> {
+  await client.query(
+    `INSERT INTO ${SCHEMA_DUMP_TABLE} (migration_id, archive, toc, schemas) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (migration_id) DO UPDATE SET archive = EXCLUDED.archive, toc = EXCLUDED.toc, schemas = EXCLUDED.schemas, dumped_at = now()`,
+    [migrationId, dump.archive, dump.toc, dump.schemas],
+  );
+}
+
+/** The kept dump; null when there is none (a migration provisioned before dumps were kept). */
+export async function readSchemaDump(client: pg.Client, migrationId: string): Promise<StoredSchemaDump | null> {
+  const exists = await client.query('SELECT 1 FROM pg_catalog.pg_class WHERE oid = pg_catalog.to_regclass($1)', [SCHEMA_DUMP_TABLE]);
+  if (!exists.rowCount) return null;
+  const r = await client.query<StoredSchemaDump>(`SELECT archive, toc, schemas FROM ${SCHEMA_DUMP_TABLE} WHERE migration_id = $1`, [migrationId]);
+  return r.rows[0] ?? null;
 }
 
 /** The provision record; `dumpToc` is the pre-data list it restores (or restored). */
