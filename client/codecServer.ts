@@ -3,7 +3,6 @@
 // binary/gzip. The protocol is Temporal's: POST /decode and POST /encode with
 // `{"payloads": [{"metadata": {k: base64}, "data": base64}]}`, answered in the same shape. The UI
 // calls it from the browser, so it answers CORS preflights for the UI's origin.
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Payload } from '@temporalio/common';
 import { GzipPayloadCodec } from './payloadCodec';
@@ -40,6 +39,8 @@ export interface RunningCodecServer {
 }
 
 export async function startCodecServer(options: CodecServerOptions): Promise<RunningCodecServer> {
+  // Loaded here, not at the top: every `ferry` command imports this module, only this one serves HTTP (11 ms of each start).
+  const http = await import('node:http');
   const codec = new GzipPayloadCodec();
   const server = http.createServer((req, res) => {
     const origin = req.headers.origin;
