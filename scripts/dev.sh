@@ -60,7 +60,12 @@ temporal_up() {
     mkdir -p "$STATE/temporal"
     # The UI decodes Ferry's gzipped payloads through the codec server (started below, with it).
     local args=(server start-dev --ip 127.0.0.1 --port "$FERRY_TEMPORAL_PORT" --ui-port "$FERRY_TEMPORAL_UI_PORT"
-      --ui-codec-endpoint "http://127.0.0.1:$FERRY_CODEC_PORT" --db-filename "$STATE/temporal/dev.db" --log-level warn)
+      --ui-codec-endpoint "http://127.0.0.1:$FERRY_CODEC_PORT" --db-filename "$STATE/temporal/dev.db" --log-level warn
+      # A write-ahead log instead of SQLite's default rollback journal: every workflow and activity
+      # task is a few small writes, and with the journal each fsyncs twice. A crash of the server
+      # process loses nothing; power loss can lose the last transactions (this is the dev server).
+      # Measured: its CPU per bench migration went from 0.51-0.57 to 0.38-0.41 core-s.
+      --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal)
     for sa in "${SEARCH_ATTRIBUTES[@]}"; do args+=(--search-attribute "$sa"); done
     log "starting temporal dev server on :$FERRY_TEMPORAL_PORT (UI http://localhost:$FERRY_TEMPORAL_UI_PORT)"
     setsid nohup "$bin" "${args[@]}" >"$LOGS/temporal.log" 2>&1 </dev/null &
@@ -169,7 +174,7 @@ worker_restart() {
   log "starting ferry worker (log: $LOGS/worker.log)"
   cd "$ROOT"
   # setsid makes the worker a process-group leader: `down` stops it and its node child together.
-  setsid nohup "$ROOT/node_modules/.bin/tsx" worker/main.ts >"$LOGS/worker.log" 2>&1 </dev/null &
+  setsid nohup "$ROOT/node_modules/.bin/tsx" --no-concurrent-array-buffer-sweeping worker/main.ts >"$LOGS/worker.log" 2>&1 </dev/null &
   echo $! >"$RUN/worker.pid"
   for _ in $(seq 1 120); do
     grep -q 'polling' "$LOGS/worker.log" 2>/dev/null && return
