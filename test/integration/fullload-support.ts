@@ -1,5 +1,5 @@
 // Shared by the full-load process tests: real Ferry workers as child processes
-// (`tsx worker/main.ts`, as an operator runs them) that a test can kill -9, a Temporal client,
+// (`npm run worker`'s command, as an operator runs them) that a test can kill -9, a Temporal client,
 // a dataset big enough to be split into many chunks, and the target's chunk markers.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,7 +37,7 @@ export interface WorkerProcess {
 
 export function startWorkerProcess(options: { taskQueue: string; workerId: string; bundle: string; maxConcurrentActivities?: number }): WorkerProcess {
   exportPasswords();
-  const child = spawn(path.join(repoRoot, 'node_modules/.bin/tsx'), ['worker/main.ts'], {
+  const child = spawn(path.join(repoRoot, 'node_modules/.bin/tsx'), ['--no-concurrent-array-buffer-sweeping', 'worker/main.ts'], {
     cwd: repoRoot,
     detached: true, // its own process group, so kill -9 reaches the node process tsx starts
     stdio: ['ignore', 'pipe', 'pipe'],
