@@ -306,6 +306,10 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     // is exported by the time the chunks are known (the two were ~0.1 s one after the other).
     // Online it creates the replication slot, which should not hold WAL while a failed plan waits.
     let early = !online && tables.length > 0 && patched('hold-snapshot-while-planning') ? startHolder() : undefined;
+    // ...and the snapshot's id is asked for while planning too (one workflow task and activity
+    // fewer between provision and the first copy). Cancelled with the holder's scope if planning fails.
+    let earlySnapshot = early && patched('wait-for-snapshot-while-planning') ? early.scope.run(() => acts.waitForSnapshot(ctx)) : undefined;
+    earlySnapshot?.catch(() => undefined); // awaited below, or dropped with the holder
     let chunks: LoadChunk[];
     try {
       chunks = expandPlan(tables, await acts.planFullLoad(ctx, tables));
@@ -325,13 +329,15 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
         return;
       }
       const current = early ?? startHolder();
+      const asked = early ? earlySnapshot : undefined;
       early = undefined;
+      earlySnapshot = undefined;
       const { scope: holder, holding } = current;
       let reloadFromScratch = false;
       try {
         const snapshotId = await holder.run(() =>
           Promise.race([
-            acts.waitForSnapshot(ctx),
+            asked ?? acts.waitForSnapshot(ctx),
             holding.then(() => {
               throw ApplicationFailure.nonRetryable(`the session holding the source snapshot ended before it was exported: ${errorMessage(current.error).message}`, 'SnapshotLost');
             }),
