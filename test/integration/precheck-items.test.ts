@@ -9,7 +9,7 @@ import { checkConnectivity } from '../../activities/adapters/postgres/prechecks/
 import type { EngineContext, ResolvedEndpoint } from '../../activities/adapters/engine';
 import { parseSpec, type MigrationSpec } from '../../workflows/spec';
 import type { PrecheckItem } from '../../workflows/types';
-import { connect, createDatabasePair, devSpec, password, ports, sql } from '../support/env';
+import { connect, createDatabasePair, devSpec, resolvedEndpoint, sql } from '../support/env';
 
 const SOURCE = `
 CREATE EXTENSION hstore;
@@ -38,17 +38,13 @@ CREATE VIEW public.over_that AS SELECT * FROM public.over_unselected;
 CREATE VIEW public.calls_answer AS SELECT colls.answer() AS a;
 `;
 
-const endpoint = (side: 'source' | 'target', database: string, over: Partial<ResolvedEndpoint> = {}): ResolvedEndpoint => ({
-  host: '127.0.0.1', port: ports[side], database, user: 'postgres', password: password(side), sslmode: 'disable', ...over,
-});
-
 function context(database: string, spec: Partial<MigrationSpec> = {}, over: { source?: Partial<ResolvedEndpoint>; target?: Partial<ResolvedEndpoint> } = {}): EngineContext {
   return {
     migrationId: `m-${database}`,
     // mode online is refused for native-postgres by the spec's refine; the adapter takes it directly.
     spec: { ...parseSpec(devSpec(database, { tables: { include: ['public.*'] } })), ...spec },
-    source: endpoint('source', database, over.source),
-    target: endpoint('target', database, over.target),
+    source: resolvedEndpoint('source', database, over.source),
+    target: resolvedEndpoint('target', database, over.target),
     workerId: 'test',
   };
 }

@@ -3,9 +3,7 @@
 // source gains after provision (a foreign key, a view) is not migrated.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresEngine } from '../../activities/adapters/postgres';
-import type { EngineContext, ResolvedEndpoint } from '../../activities/adapters/engine';
-import { parseSpec } from '../../workflows/spec';
-import { createDatabasePair, devSpec, password, ports, sql } from '../support/env';
+import { createDatabasePair, engineContext, sql } from '../support/env';
 
 const FIXTURE = `
 CREATE TABLE public.customers (id int PRIMARY KEY);
@@ -15,10 +13,6 @@ CREATE INDEX orders_customer ON public.orders (customer);
 CREATE VIEW public.big_orders AS SELECT id, total FROM public.orders WHERE total > 50;
 INSERT INTO public.orders SELECT g, g % 7, g FROM generate_series(1, 100) g;
 `;
-
-const endpoint = (side: 'source' | 'target', database: string): ResolvedEndpoint => ({
-  host: '127.0.0.1', port: ports[side], database, user: 'postgres', password: password(side), sslmode: 'disable',
-});
 
 describe('schema dump kept from provision', () => {
   let db: { name: string; drop: () => Promise<void> };
@@ -33,13 +27,7 @@ describe('schema dump kept from provision', () => {
   });
 
   it('restores post-data and views from the dump provision took, and drops it at cleanup', async () => {
-    const ctx: EngineContext = {
-      migrationId: `m-${db.name}`,
-      spec: parseSpec(devSpec(db.name, { tables: { include: ['public.*'] } })),
-      source: endpoint('source', db.name),
-      target: endpoint('target', db.name),
-      workerId: 'test',
-    };
+    const ctx = engineContext(db.name, { tables: { include: ['public.*'] } });
     const provisioned = await engine.provision(ctx);
     const kept = await sql<{ n: number; has_index: boolean }>(
       'target',

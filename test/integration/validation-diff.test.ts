@@ -4,10 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresEngine } from '../../activities/adapters/postgres';
 import type { EngineContext } from '../../activities/adapters/engine';
-import { parseSpec } from '../../workflows/spec';
 import type { ProvisionResult, TableValidation, ValidationReport } from '../../workflows/types';
 import { renderValidationText } from '../../workflows/validationText';
-import { createDatabasePair, devSpec, password, ports, sql } from '../support/env';
+import { createDatabasePair, engineContext, sql } from '../support/env';
 
 const FIXTURE = `
 CREATE TABLE public.items (id int PRIMARY KEY, name text NOT NULL, qty int, at timestamptz, price numeric(10,2), CHECK (qty >= 0));
@@ -42,14 +41,7 @@ beforeAll(async () => {
   db = await createDatabasePair('vdiff');
   await sql('source', db.name, FIXTURE);
   await sql('source', db.name, 'ANALYZE');
-  const endpoint = (side: 'source' | 'target') => ({ host: '127.0.0.1', port: ports[side], database: db.name, user: 'postgres', password: password(side), sslmode: 'disable' as const });
-  ctx = {
-    migrationId: `m-${db.name}`,
-    spec: parseSpec(devSpec(db.name, { rename: { tables: { 'public.items': 'goods' }, columns: { 'public.items.name': 'title' } }, fullLoad: { chunkTargetMB: 1 } })),
-    source: endpoint('source'),
-    target: endpoint('target'),
-    workerId: 'test',
-  };
+  ctx = engineContext(db.name, { rename: { tables: { 'public.items': 'goods' }, columns: { 'public.items.name': 'title' } }, fullLoad: { chunkTargetMB: 1 } });
   provisioned = await engine.provision(ctx);
   for (const chunk of await engine.planFullLoad(ctx, provisioned.tables)) await engine.copyChunk(ctx, chunk, () => undefined);
   await engine.finishLoad(ctx, provisioned.tables);

@@ -3,9 +3,7 @@
 // and extended statistics.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresEngine } from '../../activities/adapters/postgres';
-import type { EngineContext, ResolvedEndpoint } from '../../activities/adapters/engine';
-import { parseSpec } from '../../workflows/spec';
-import { createDatabasePair, devSpec, password, ports, sql } from '../support/env';
+import { createDatabasePair, engineContext, sql } from '../support/env';
 
 const FIXTURE = `
 CREATE SCHEMA app;
@@ -52,10 +50,6 @@ COMMENT ON FUNCTION app.recent_rows() IS 'the last five';
 CREATE FUNCTION app.recent_for(q public.p) RETURNS SETOF app.recent LANGUAGE sql STABLE BEGIN ATOMIC SELECT * FROM app.recent r WHERE r.id = q.id; END;
 `;
 
-const endpoint = (side: 'source' | 'target', database: string): ResolvedEndpoint => ({
-  host: '127.0.0.1', port: ports[side], database, user: 'postgres', password: password(side), sslmode: 'disable',
-});
-
 describe('views', () => {
   let db: { name: string; drop: () => Promise<void> };
   const engine = createPostgresEngine();
@@ -70,13 +64,7 @@ describe('views', () => {
   });
 
   it('take along what all they read goes along, name the rest with the reason, and move with a schema rename', async () => {
-    const ctx: EngineContext = {
-      migrationId: `m-${db.name}`,
-      spec: parseSpec(devSpec(db.name, { tables: { include: ['app.*', 'public.p'], exclude: ['app.u', 'app.excl', 'app.excluded_one'] }, rename: { schemas: { app: 'shop' } } })),
-      source: endpoint('source', db.name),
-      target: endpoint('target', db.name),
-      workerId: 'test',
-    };
+    const ctx = engineContext(db.name, { tables: { include: ['app.*', 'public.p'], exclude: ['app.u', 'app.excl', 'app.excluded_one'] }, rename: { schemas: { app: 'shop' } } });
     const items = await engine.precheck(ctx);
     const views = items.find((i) => i.id === 'schema.views');
     expect(views?.status).toBe('warning');

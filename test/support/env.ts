@@ -4,6 +4,8 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import type { EngineContext, ResolvedEndpoint } from '../../activities/adapters/engine';
+import { parseSpec } from '../../workflows/spec';
 
 export const repoRoot = path.resolve(__dirname, '../..');
 const stateDir = process.env.FERRY_STATE_DIR ?? path.join(repoRoot, '.ferry');
@@ -86,5 +88,21 @@ export function devSpec(database: string, overrides: Record<string, unknown> = {
     parallelism: 2,
     cutover: { requireApproval: false },
     ...overrides,
+  };
+}
+
+/** A dev cluster as an engine sees it, its secret resolved (as a worker does inside an activity). */
+export function resolvedEndpoint(side: Side, database: string, over: Partial<ResolvedEndpoint> = {}): ResolvedEndpoint {
+  return { host: '127.0.0.1', port: ports[side], database, user: 'postgres', password: password(side), sslmode: 'disable', ...over };
+}
+
+/** What an activity hands the engine for a migration of `database` (devSpec with `overrides`). */
+export function engineContext(database: string, overrides: Record<string, unknown> = {}): EngineContext {
+  return {
+    migrationId: `m-${database}`,
+    spec: parseSpec(devSpec(database, overrides)),
+    source: resolvedEndpoint('source', database),
+    target: resolvedEndpoint('target', database),
+    workerId: 'test',
   };
 }
