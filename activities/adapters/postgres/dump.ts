@@ -63,8 +63,8 @@ export async function dumpSchema(ctx: EngineContext, src: pg.Client, sel: Select
 }
 
 /**
- * Keep provision's dump on the target, so finishLoad restores post-data from the very dump the
- * pre-data came from (one point in time for the whole schema), without dumping again.
+ * Keep provision's dump on the target, so finishLoad restores post-data (foreign keys, triggers,
+ * views) from the very dump the pre-data came from, without dumping again.
  */
 export async function keepDump(tgt: pg.Client, migrationId: string, dump: SchemaDump): Promise<void> {
   await writeSchemaDump(tgt, migrationId, { archive: readFileSync(dump.file), toc: dump.tocText, schemas: dump.schemas });

@@ -263,6 +263,12 @@ export function scriptEntries(script: string): { object: string; sql: string }[]
     });
 }
 
+/** The plan, less views the dump does not hold (created on the source after the dump was taken: not migrated, like such a table). */
+export function viewsInDump(plan: ViewPlan, toc: TocEntry[]): ViewPlan {
+  const dumped = new Set(toc.filter((e) => e.classId === CATALOG.pg_class).map((e) => e.objectId));
+  return { ...plan, migrated: plan.migrated.filter((v) => dumped.has(v.oid)) };
+}
+
 /**
  * Create the plan's views on the target, with their comments, defaults, indexes and triggers, and
  * fill the materialized ones the source has filled (a schema-only dump creates them WITH NO DATA),
@@ -270,12 +276,6 @@ export function scriptEntries(script: string): { object: string; sql: string }[]
  * records them (by target OID) among what Ferry created, so a retry knows they are there and an
  * abort drops exactly them. A failure names the object and leaves no view behind.
  */
-/** The plan, less views the dump does not hold (created on the source after the dump was taken: not migrated, like such a table). */
-export function viewsInDump(plan: ViewPlan, toc: TocEntry[]): ViewPlan {
-  const dumped = new Set(toc.filter((e) => e.classId === CATALOG.pg_class).map((e) => e.objectId));
-  return { ...plan, migrated: plan.migrated.filter((v) => dumped.has(v.oid)) };
-}
-
 export async function createViews(ctx: EngineContext, src: pg.Client, tgt: pg.Client, dump: SchemaDump, plan: ViewPlan): Promise<void> {
   if (plan.migrated.length === 0) return;
   const state = await readProvisioned(tgt, ctx.migrationId);
