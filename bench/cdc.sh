@@ -85,7 +85,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 FERRY_TASK_QUEUE="$QUEUE" FERRY_WORKER_ID=cdc-bench FERRY_WORKFLOW_BUNDLE="$BUNDLE" \
-  node --no-concurrent-array-buffer-sweeping ${CDC_WORKER_NODE_ARGS:-} "$DIST/worker/main.js" >"$OUT/cdc-worker.log" 2>&1 </dev/null &
+  node $FERRY_WORKER_NODE_FLAGS ${CDC_WORKER_NODE_ARGS:-} "$DIST/worker/main.js" >"$OUT/cdc-worker.log" 2>&1 </dev/null &
 WORKER_PID=$!
 for _ in $(seq 1 600); do grep -q polling "$OUT/cdc-worker.log" && break; sleep 0.1; done
 grep -q polling "$OUT/cdc-worker.log" || { cat "$OUT/cdc-worker.log" >&2; log "worker did not start"; exit 1; }

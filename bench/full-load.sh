@@ -193,7 +193,7 @@ MB="$(echo "$BYTES / 1048576" | bc -l)"
   for r in $(seq 1 "$RUNS"); do echo "- run $r: ${PHASES[$r]:-?}"; done
   echo
   echo "Commands (target database dropped and recreated before each run):"
-  echo '- ferry: `node bench/out/dist/client/cli.js start --wait --json bench/out/bench.yaml` (the `ferry` CLI compiled by `tsc`, as `npm run build` does; `--wait` follows the workflow'"'"'s result), timed from the CLI start to its exit; worker `node --no-concurrent-array-buffer-sweeping bench/out/dist/worker/main.js` with a prebuilt workflow bundle (`FERRY_WORKFLOW_BUNDLE`) on its own task queue, started once for all the runs, with one untimed migration before the first timed one; parallelism 2, fence off, validation none, fullLoad.chunkTargetMB default (256)'
+  echo '- ferry: `node bench/out/dist/client/cli.js start --wait --json bench/out/bench.yaml` (the `ferry` CLI compiled by `tsc`, as `npm run build` does; `--wait` follows the workflow'"'"'s result), timed from the CLI start to its exit; worker `node '"$FERRY_WORKER_NODE_FLAGS"' bench/out/dist/worker/main.js` with a prebuilt workflow bundle (`FERRY_WORKFLOW_BUNDLE`) on its own task queue, started once for all the runs, with one untimed migration before the first timed one; parallelism 2, fence off, validation none, fullLoad.chunkTargetMB default (256)'
   echo '- raw_pipe: `pg_dump --section=pre-data | psql`; per table, two at a time, `COPY t TO STDOUT (FORMAT binary) | COPY t FROM STDIN (FORMAT binary)`; `pg_dump --section=post-data | psql`'
   echo '- dump_restore: `pg_dump -Fd -j2 -f DIR` then `pg_restore -j2 -d TARGET DIR`'
   echo '- pgcopydb: `pgcopydb clone --source SRC --target TGT --table-jobs 2 --index-jobs 2`'

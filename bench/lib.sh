@@ -53,7 +53,7 @@ start_ferry() {
   build_ferry
   # WORKER_NODE_ARGS (CLI_NODE_ARGS): node options for the worker (the CLI), e.g. "--cpu-prof --cpu-prof-dir=DIR".
   FERRY_TASK_QUEUE="$1" FERRY_WORKER_ID="$2" FERRY_WORKFLOW_BUNDLE="$BUNDLE" \
-    node --no-concurrent-array-buffer-sweeping ${WORKER_NODE_ARGS:-} "$DIST/worker/main.js" >"$OUT/worker.log" 2>&1 </dev/null &
+    node $FERRY_WORKER_NODE_FLAGS ${WORKER_NODE_ARGS:-} "$DIST/worker/main.js" >"$OUT/worker.log" 2>&1 </dev/null &
   WORKER_PID=$!
   for _ in $(seq 1 600); do grep -q polling "$OUT/worker.log" && break; sleep 0.1; done
   grep -q polling "$OUT/worker.log" || { cat "$OUT/worker.log" >&2; echo "[bench] worker did not start" >&2; exit 1; }

@@ -18,6 +18,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=versions.env
 source "$ROOT/scripts/versions.env"
+# shellcheck source=lib.sh
+source "$ROOT/scripts/lib.sh"
 STATE="${FERRY_STATE_DIR:-$ROOT/.ferry}"
 CACHE="${FERRY_CACHE:-$HOME/.cache/ferry}"
 RUN="$STATE/run"
@@ -174,7 +176,7 @@ worker_restart() {
   log "starting ferry worker (log: $LOGS/worker.log)"
   cd "$ROOT"
   # setsid makes the worker a process-group leader: `down` stops it and its node child together.
-  setsid nohup "$ROOT/node_modules/.bin/tsx" --no-concurrent-array-buffer-sweeping worker/main.ts >"$LOGS/worker.log" 2>&1 </dev/null &
+  setsid nohup "$ROOT/node_modules/.bin/tsx" $FERRY_WORKER_NODE_FLAGS worker/main.ts >"$LOGS/worker.log" 2>&1 </dev/null &
   echo $! >"$RUN/worker.pid"
   for _ in $(seq 1 120); do
     grep -q 'polling' "$LOGS/worker.log" 2>/dev/null && return

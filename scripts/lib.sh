@@ -1,4 +1,9 @@
-# Shared by scripts/demo.sh and scripts/test.sh.
+# Shared by scripts/demo.sh, scripts/test.sh, scripts/dev.sh and bench/.
+
+# Node options every Ferry worker these scripts start runs with (worker/gcTuning.ts says why;
+# package.json's worker scripts carry the same).
+FERRY_WORKER_NODE_FLAGS="--no-concurrent-array-buffer-sweeping"
+
 # Installs node_modules when missing or when package-lock.json changed since the last install.
 ensure_node_modules() {
   local root="$1" stamp="$1/node_modules/.ferry-lock-hash" want

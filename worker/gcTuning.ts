@@ -8,8 +8,9 @@
 // sweep them in the scavenge that finds them dead.
 //
 // Give it on the command line: `node --no-concurrent-array-buffer-sweeping dist/worker/main.js`
-// (`npm run start:worker`; `npm run worker`, scripts/dev.sh and bench/ pass it too). Set from here,
-// after V8 has started, it takes effect only in part. Measured 2026-11-24 on scale-50 bench loads
+// (`npm run start:worker`; `npm run worker` passes it too, and the scripts take it from
+// FERRY_WORKER_NODE_FLAGS in scripts/lib.sh). Set from here, after V8 has started, it takes
+// effect only in part. Measured 2026-11-24 on scale-50 bench loads
 // (`--trace-gc`, three loads each, the worker's CPU per load):
 //   neither                   87 mark-compacts, 3.2 core-s
 //   only setFlagsFromString   30 mark-compacts, 1.8 core-s

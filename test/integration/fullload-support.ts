@@ -2,7 +2,7 @@
 // (`npm run worker`'s command, as an operator runs them) that a test can kill -9, a Temporal client,
 // a dataset big enough to be split into many chunks, and the target's chunk markers.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -35,9 +35,18 @@ export interface WorkerProcess {
   output(): string;
 }
 
+/** `npm run worker`'s command (package.json), split into its program (from node_modules/.bin) and arguments. */
+function workerCommand(): [string, string[]] {
+  const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { scripts: { worker: string } };
+  const script = pkg.scripts.worker;
+  const [program, ...args] = script.split(/\s+/);
+  return [path.join(repoRoot, 'node_modules/.bin', program!), args];
+}
+
 export function startWorkerProcess(options: { taskQueue: string; workerId: string; bundle: string; maxConcurrentActivities?: number }): WorkerProcess {
   exportPasswords();
-  const child = spawn(path.join(repoRoot, 'node_modules/.bin/tsx'), ['--no-concurrent-array-buffer-sweeping', 'worker/main.ts'], {
+  const [program, args] = workerCommand();
+  const child = spawn(program, args, {
     cwd: repoRoot,
     detached: true, // its own process group, so kill -9 reaches the node process tsx starts
     stdio: ['ignore', 'pipe', 'pipe'],
