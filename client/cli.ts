@@ -751,8 +751,8 @@ function errorText(err: unknown): string {
   return String(err);
 }
 
-// Run only when executed (bin/ferry, `tsx client/cli.ts`), not when a test imports the module.
-if (typeof module !== 'undefined' && typeof require !== 'undefined' && require.main === module) {
+/** The process's command line through `main`, with the exit code and Ctrl-C handled as a shell expects. */
+export function runCli(): void {
   // Ctrl-C while watching: give the cursor back (the live bars hide it), exit like a shell would.
   const stop = () => {
     if (process.stdout.isTTY) process.stdout.write('\x1b[?25h\n');
@@ -769,3 +769,7 @@ if (typeof module !== 'undefined' && typeof require !== 'undefined' && require.m
     },
   );
 }
+
+// Run only when executed (`tsx client/cli.ts`), not when a test imports the module; the compiled
+// single-file CLI (client/bundleEntry.ts) calls runCli itself.
+if (typeof module !== 'undefined' && typeof require !== 'undefined' && require.main === module) runCli();
