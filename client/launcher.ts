@@ -34,9 +34,12 @@ function cacheFile(dir: string, bundle: string, argv: string[]): { file: string;
   return { file: join(dir, `${prefix}${s.size}-${Math.trunc(s.mtimeMs)}-${process.version}-${process.arch}.v8cache`), prefix };
 }
 
+/** The cache, unless missing or writable by anyone but this user (V8 would run what it holds). */
 function readCache(file: string | undefined): Buffer | undefined {
   if (!file) return undefined;
   try {
+    const s = statSync(file);
+    if ((s.mode & 0o022) !== 0 || (process.getuid && s.uid !== process.getuid())) return undefined;
     return readFileSync(file);
   } catch {
     return undefined;
@@ -46,9 +49,10 @@ function readCache(file: string | undefined): Buffer | undefined {
 /** Write atomically (another command may be reading it), replacing this command's caches of older builds. */
 function writeCache(dir: string, file: string, prefix: string, data: Buffer): void {
   try {
-    mkdirSync(dir, { recursive: true });
+    // Private to the user: V8 runs what a cache holds, so nobody else may write one.
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, data);
+    writeFileSync(tmp, data, { mode: 0o600 });
     renameSync(tmp, file);
     for (const old of readdirSync(dir)) {
       if (old.startsWith(prefix) && join(dir, old) !== file && old.endsWith('.v8cache')) unlinkSync(join(dir, old));

@@ -3,7 +3,7 @@
 // output, same exit codes, Temporal reached through the bundled gRPC client), and its cache must be
 // written once per command, reused while it fits, and replaced when V8 rejects it.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -62,9 +62,19 @@ describe('compiled CLI (bundle + launcher)', () => {
     const [cache] = cachesOf('validate-spec');
     const file = path.join(cacheDir, cache!);
     writeFileSync(file, Buffer.from('not a V8 code cache'));
+    chmodSync(file, 0o600); // private, so it is V8 that turns it down
     const r = run(['validate-spec', demo]);
     expect(r.code).toBe(0);
     expect(readFileSync(file).length).toBeGreaterThan(100_000);
+
+    // A cache others may write is never run (V8 would run what it holds): it is replaced, private.
+    const accepted = statSync(file).mtimeMs;
+    expect(run(['validate-spec', demo]).code).toBe(0);
+    expect(statSync(file).mtimeMs).toBe(accepted); // a fitting, private cache is kept
+    chmodSync(file, 0o666);
+    expect(run(['validate-spec', demo]).out).toBe(r.out);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(cacheDir).mode & 0o777).toBe(0o700);
 
     // A directory that cannot be made (a file is in the way): the command runs without a cache.
     const blocker = path.join(cacheDir, 'a-file');
