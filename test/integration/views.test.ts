@@ -119,4 +119,37 @@ describe('views', () => {
     const inShop = await sql('target', db.name, `SELECT pg_describe_object(classid, objid, 0) AS o FROM pg_depend WHERE refobjid = 'shop'::regnamespace`);
     expect(inShop).toEqual([]);
   });
+
+  it("refreshes a materialized view under the target's configured search_path (ALTER SYSTEM), not the built-in one", async () => {
+    const pair = await createDatabasePair('views_path');
+    try {
+      // A function naming a table of schema lib unqualified: the source's refresh finds it
+      // through the session's path; on the target only through the server's configuration.
+      await sql(
+        'source',
+        pair.name,
+        `CREATE SCHEMA lib; CREATE SCHEMA app;
+         CREATE TABLE lib.names (id int PRIMARY KEY, v text);
+         CREATE TABLE app.t (id int PRIMARY KEY);
+         INSERT INTO lib.names SELECT g, 'n' || g FROM generate_series(1, 10) g;
+         INSERT INTO app.t SELECT generate_series(1, 10);
+         SET search_path = "$user", public, lib;
+         CREATE FUNCTION app.name_of(int) RETURNS text LANGUAGE sql STABLE AS 'SELECT v FROM names WHERE id = $1';
+         CREATE MATERIALIZED VIEW app.named AS SELECT id, app.name_of(id) AS v FROM app.t;`,
+      );
+      await sql('target', 'postgres', 'ALTER SYSTEM SET search_path = "$user", public, lib');
+      await sql('target', 'postgres', 'SELECT pg_reload_conf()');
+      const ctx = engineContext(pair.name, { tables: { include: ['app.*', 'lib.*'] } });
+      const provisioned = await engine.provision(ctx);
+      for (const chunk of await engine.planFullLoad(ctx, provisioned.tables)) await engine.copyChunk(ctx, chunk, () => undefined);
+      await engine.finishLoad(ctx, provisioned.tables);
+      const named = (side: 'source' | 'target') => sql(side, pair.name, 'SELECT id, v FROM app.named ORDER BY id');
+      expect(await named('target')).toHaveLength(10);
+      expect(await named('target')).toEqual(await named('source'));
+    } finally {
+      await sql('target', 'postgres', 'ALTER SYSTEM RESET search_path');
+      await sql('target', 'postgres', 'SELECT pg_reload_conf()');
+      await pair.drop();
+    }
+  });
 });

@@ -237,16 +237,31 @@ export function withoutMetaCommands(script: string): string {
 
 /**
  * The search_path a session of this user in this database starts with: ALTER ROLE ... IN DATABASE,
- * then ALTER ROLE, then ALTER DATABASE, else the built-in default (SQL).
+ * then ALTER ROLE, then ALTER DATABASE, then the server's configuration (postgresql.conf and ALTER
+ * SYSTEM, as pg_file_settings shows them: readable by superusers only), else the built-in default.
+ * Read from the catalogs because Ferry's own sessions start with search_path = pg_catalog.
  */
-const USER_SEARCH_PATH_SQL = `coalesce(
-    (SELECT substr(c, 13) FROM pg_catalog.pg_db_role_setting s CROSS JOIN unnest(s.setconfig) AS c
-      WHERE c LIKE 'search\\_path=%'
-        AND s.setdatabase IN (0, (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()))
-        AND s.setrole IN (0, (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user))
-        AND (s.setdatabase, s.setrole) <> (0::oid, 0::oid)
-      ORDER BY s.setrole = 0, s.setdatabase = 0 LIMIT 1),
-    (SELECT boot_val FROM pg_catalog.pg_settings WHERE name = 'search_path'))`;
+async function userSearchPath(c: pg.Client): Promise<string> {
+  const r = await c.query<{ path: string | null; file_readable: boolean; boot: string }>(
+    `SELECT (SELECT substr(c, 13) FROM pg_catalog.pg_db_role_setting s CROSS JOIN unnest(s.setconfig) AS c
+              WHERE c LIKE 'search\\_path=%'
+                AND s.setdatabase IN (0, (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()))
+                AND s.setrole IN (0, (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user))
+                AND (s.setdatabase, s.setrole) <> (0::oid, 0::oid)
+              ORDER BY s.setrole = 0, s.setdatabase = 0 LIMIT 1) AS path,
+            pg_catalog.has_table_privilege('pg_catalog.pg_file_settings', 'SELECT')
+              AND pg_catalog.has_function_privilege('pg_catalog.pg_show_all_file_settings()', 'EXECUTE') AS file_readable,
+            (SELECT boot_val FROM pg_catalog.pg_settings WHERE name = 'search_path') AS boot`,
+  );
+  const row = r.rows[0]!;
+  if (row.path !== null) return row.path;
+  if (row.file_readable) {
+    // In a separate query, issued only when permitted: a refused one would abort the transaction.
+    const f = await c.query<{ setting: string }>(`SELECT setting FROM pg_catalog.pg_file_settings WHERE name = 'search_path' AND applied`);
+    if (f.rows[0]) return f.rows[0].setting;
+  }
+  return row.boot;
+}
 
 /**
  * The script cut at pg_restore's entry headers (`-- Name: spend; Type: VIEW; Schema: sales; ...`),
@@ -316,7 +331,7 @@ export async function createViews(ctx: EngineContext, src: pg.Client, tgt: pg.Cl
       // The script empties search_path (and Ferry's sessions use pg_catalog): a refresh runs the
       // view's query under the path a user's session has, for functions whose bodies name tables
       // unqualified (PostgreSQL 17 refreshes under pg_catalog, pg_temp whatever this says).
-      await c.query(`SELECT pg_catalog.set_config('search_path', ${USER_SEARCH_PATH_SQL}, true)`);
+      await c.query(`SELECT pg_catalog.set_config('search_path', $1, true)`, [await userSearchPath(c)]);
       const position = new Map(dump.toc.filter((e) => e.desc === 'MATERIALIZED VIEW').map((e, i) => [e.objectId, i]));
       const fill = plan.migrated.filter((v) => v.populated).sort((a, b) => (position.get(a.oid) ?? 0) - (position.get(b.oid) ?? 0));
       for (const v of fill) {
