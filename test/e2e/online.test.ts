@@ -27,6 +27,8 @@ const SCHEMA = `
   INSERT INTO docs SELECT g, 'doc ' || g, repeat(md5(g::text), 40000) FROM generate_series(1, 20) g; -- 1.3 MB each: TOASTed
   INSERT INTO kv SELECT 'k' || g, g FROM generate_series(1, 1000) g;
   INSERT INTO events_full SELECT g, 'e' || g FROM generate_series(1, 500) g;
+  -- Never refreshed on the source while the writer runs: the target's is refreshed at cutover.
+  CREATE MATERIALIZED VIEW account_totals AS SELECT count(*)::int AS n, sum(balance)::text AS total FROM accounts;
 `;
 
 async function onlineDatabases(): Promise<string> {
@@ -155,6 +157,12 @@ describe('online PostgreSQL -> PostgreSQL migration', () => {
     const cdc = await waitFor(() => progressOf(handle), (p) => p.phase === 'cdc' && (p.capture?.applied ?? 0) > 0, 120_000, 'changes applied');
     expect(cdc.cutover.waitingFor).toContain('approval');
     const result = await finishAndCompare(handle, db, writer);
+    // The materialized view holds the tables as they were at cutover, not at the load's snapshot
+    // (nor the source's own, never refreshed since the writer started).
+    const live = await sql('source', db, 'SELECT count(*)::int AS n, sum(balance)::text AS total FROM accounts');
+    const [onTarget] = await sql('target', db, 'SELECT n, total FROM account_totals');
+    expect(onTarget).toEqual(live[0]);
+    expect(await sql('source', db, 'SELECT n, total FROM account_totals')).not.toEqual(live);
     const phases = result.progress.timings.map((t) => t.phase);
     expect(phases).toEqual(expect.arrayContaining(['full_load', 'cdc', 'fence', 'cutover', 'validate', 'cleanup', 'completed']));
     expect(result.downtimeSeconds).toBeGreaterThan(0);

@@ -50,6 +50,7 @@ import { captureName, dropHeartbeatTable, ensureHeartbeatTable, heartbeatTable, 
 import { ParkingLot } from './parking';
 import { formatLsn, isLsn, lsnDiff, parseLsn } from './lsn';
 import { finishLoad, checkedSelection } from './schema';
+import { refreshMaterializedViews } from './views';
 import { displayName, qualify, quoteIdent } from './sql';
 import { readProvisioned, STATE_SCHEMA, type ProvisionedObject } from './state';
 
@@ -217,10 +218,12 @@ export async function currentLsn(ctx: EngineContext): Promise<string> {
 /**
  * Every target sequence set from the source, at cutover after the drain. This is finishLoad's
  * sequence sync (schema.ts), reached through finishLoad itself: its post-data part finds
- * everything already restored and does nothing, then the sequences are set.
+ * everything already restored and does nothing, then the sequences are set. Then the materialized
+ * views are refreshed over the caught-up tables (views.ts): the cutover's other derived state.
  */
 export async function syncSequences(ctx: EngineContext, tables: TableMapping[]): Promise<void> {
   await finishLoad(ctx, tables);
+  await refreshMaterializedViews(ctx);
 }
 
 /** The walsender streaming from `slot`, if any, is ended; waits until the slot is free. */

@@ -18,8 +18,8 @@ import { matchesPattern, type Selection } from './selection';
 import type { MigrationSpec } from '../../../workflows/spec';
 import { displayName, qualify, quoteIdent } from './sql';
 import { plannedObjects, resolveOnTarget } from './objects';
-import { readProvisioned, writeProvisioned, type ProvisionedObject } from './state';
-import { CATALOG, formatToc, withOwnComments, type TocEntry } from './toc';
+import { readProvisioned, readSchemaDump, writeProvisioned, type ProvisionedObject } from './state';
+import { CATALOG, formatToc, parseToc, withOwnComments, type TocEntry } from './toc';
 import { pgBin, runTool } from './tools';
 
 export interface SourceView {
@@ -284,6 +284,67 @@ export function viewsInDump(plan: ViewPlan, toc: TocEntry[]): ViewPlan {
   return { ...plan, migrated: plan.migrated.filter((v) => dumped.has(v.oid)) };
 }
 
+/** Each materialized view's place in the dump (by source OID): one that reads another comes after it. */
+function dumpOrder(toc: readonly TocEntry[]): Map<number, number> {
+  return new Map(toc.filter((e) => e.desc === 'MATERIALIZED VIEW').map((e, i) => [e.objectId, i]));
+}
+
+/**
+ * REFRESH and then ANALYZE (the planner reads a materialized view's statistics as a table's) each
+ * of `views`, in the order given, inside the caller's transaction. The refreshes run under the
+ * search_path a user's session has, for functions whose bodies name tables unqualified (Ferry's
+ * sessions use pg_catalog; PostgreSQL 17 refreshes under pg_catalog, pg_temp whatever this says);
+ * then the transaction goes back to Ferry's path.
+ */
+async function refreshInOrder<V extends { schema: string; name: string }>(c: pg.Client, views: readonly V[], failed: (v: V, err: unknown) => Error): Promise<void> {
+  if (views.length === 0) return;
+  await c.query(`SELECT pg_catalog.set_config('search_path', $1, true)`, [await userSearchPath(c)]);
+  for (const v of views) {
+    await c.query(`REFRESH MATERIALIZED VIEW ${qualify(v.schema, v.name)}; ANALYZE ${qualify(v.schema, v.name)}`).catch((err: unknown) => Promise.reject(failed(v, err)));
+  }
+  await c.query(`SELECT pg_catalog.set_config('search_path', 'pg_catalog', true)`);
+}
+
+/**
+ * An online migration's cutover, after the drain: the materialized views Ferry filled are filled
+ * again, over the caught-up tables. They were filled from the load's snapshot, and the changes
+ * captured since reach tables only; without this the target's would stay as old as the load.
+ * Those the source left unfilled stay unfilled. In the dump's order, in one transaction (all or
+ * none; a retry refreshes them again). Their time is cutover time (downtime). Returns how many.
+ */
+export async function refreshMaterializedViews(ctx: EngineContext): Promise<number> {
+  const tgt = await connectEndpoint(ctx.target);
+  try {
+    const state = await readProvisioned(tgt, ctx.migrationId);
+    const recorded = (state?.objects ?? []).filter((o) => o.kind === 'view' && o.materialized && o.targetOid !== undefined);
+    if (recorded.length === 0) return 0;
+    // Names from the target's catalog, by OID: what the view is called there now.
+    const onTarget = await tgt.query<{ oid: number; schema: string; name: string }>(
+      `SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name FROM pg_catalog.pg_class c
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY($1::oid[]) AND c.relkind = 'm' AND c.relispopulated`,
+      [recorded.map((o) => o.targetOid)],
+    );
+    const byTargetOid = new Map(onTarget.rows.map((r) => [Number(r.oid), r]));
+    const kept = await readSchemaDump(tgt, ctx.migrationId);
+    // Without a kept dump (provisioned before there was one), creation order: the views came from one script in the dump's order.
+    const position = kept ? dumpOrder(parseToc(kept.toc)) : new Map(recorded.map((o) => [o.sourceOid, o.targetOid!]));
+    const fill = recorded
+      .filter((o) => byTargetOid.has(o.targetOid!))
+      .sort((a, b) => (position.get(a.sourceOid) ?? 0) - (position.get(b.sourceOid) ?? 0))
+      .map((o) => byTargetOid.get(o.targetOid!)!);
+    await inTransaction(tgt, () =>
+      refreshInOrder(tgt, fill, (v, err) =>
+        isConnectionLoss(err) && err instanceof Error
+          ? err
+          : new SchemaCopyFailed(`refreshing materialized view ${displayName(v.schema, v.name)} on the target at cutover failed: ${(err as Error).message}`, { cause: err }),
+      ),
+    );
+    return fill.length;
+  } finally {
+    await closeClient(tgt);
+  }
+}
+
 /**
  * Create the plan's views on the target, with their comments, defaults, indexes and triggers, and
  * fill the materialized ones the source has filled (a schema-only dump creates them WITH NO DATA),
@@ -328,20 +389,9 @@ export async function createViews(ctx: EngineContext, src: pg.Client, tgt: pg.Cl
   try {
     await inTransaction(c, async () => {
       for (const entry of scriptEntries(script)) await c.query(entry.sql).catch((err: unknown) => Promise.reject(failed(`creating ${entry.object}`, err)));
-      // The script empties search_path (and Ferry's sessions use pg_catalog): a refresh runs the
-      // view's query under the path a user's session has, for functions whose bodies name tables
-      // unqualified (PostgreSQL 17 refreshes under pg_catalog, pg_temp whatever this says).
-      await c.query(`SELECT pg_catalog.set_config('search_path', $1, true)`, [await userSearchPath(c)]);
-      const position = new Map(dump.toc.filter((e) => e.desc === 'MATERIALIZED VIEW').map((e, i) => [e.objectId, i]));
+      const position = dumpOrder(dump.toc);
       const fill = plan.migrated.filter((v) => v.populated).sort((a, b) => (position.get(a.oid) ?? 0) - (position.get(b.oid) ?? 0));
-      for (const v of fill) {
-        // Filled, then given statistics as the loaded tables are (the planner reads them as a table's).
-        await c.query(`REFRESH MATERIALIZED VIEW ${qualify(v.schema, v.name)}; ANALYZE ${qualify(v.schema, v.name)}`).catch((err: unknown) =>
-          Promise.reject(failed(`refreshing materialized view ${displayName(v.schema, v.name)}`, err)),
-        );
-      }
-      // Back to Ferry's path: function signatures below must render as on the source (qualified).
-      await c.query(`SELECT pg_catalog.set_config('search_path', 'pg_catalog', true)`);
+      await refreshInOrder(c, fill, (v, err) => failed(`refreshing materialized view ${displayName(v.schema, v.name)}`, err));
       const views = await resolveOnTarget(
         c,
         plan.migrated.map((v): ProvisionedObject => ({ kind: 'view', schema: v.schema, name: v.name, sourceOid: v.oid, materialized: v.materialized })),
