@@ -46,6 +46,8 @@ CREATE VIEW app.recent AS SELECT id, v FROM app.t WHERE id > 95;
 -- Pre-data that needs a view: created with the views, after the load.
 CREATE FUNCTION app.recent_rows() RETURNS SETOF app.recent LANGUAGE sql STABLE BEGIN ATOMIC SELECT * FROM app.recent; END;
 COMMENT ON FUNCTION app.recent_rows() IS 'the last five';
+-- ...and one calling that function: after it, so with the views too.
+CREATE FUNCTION app.recent_count() RETURNS bigint LANGUAGE sql STABLE BEGIN ATOMIC SELECT count(*) FROM app.recent_rows(); END;
 -- Its argument type is on a user's search_path (public), which refreshes run under.
 CREATE FUNCTION app.recent_for(q public.p) RETURNS SETOF app.recent LANGUAGE sql STABLE BEGIN ATOMIC SELECT * FROM app.recent r WHERE r.id = q.id; END;
 `;
@@ -103,6 +105,7 @@ describe('views', () => {
     ]);
     const recent = await sql('target', db.name, `SELECT count(*)::int AS n, obj_description('shop.recent_rows()'::regprocedure) AS c FROM shop.recent_rows()`);
     expect(recent).toEqual([{ n: 5, c: 'the last five' }]);
+    expect(await sql('target', db.name, 'SELECT shop.recent_count()::int AS n')).toEqual([{ n: 5 }]);
     const labels = (side: 'source' | 'target', schema: string) => sql(side, db.name, `SELECT id, v FROM ${schema}.labels ORDER BY id`);
     expect(await labels('target', 'shop')).toEqual(await labels('source', 'app'));
     // The renamed schema took Ferry's objects, extended statistics included. The old one stays,

@@ -192,8 +192,9 @@ export async function planViewsOf(src: pg.Client, sel: Selection, tables: Migrat
 }
 
 /**
- * Dump ids of the TOC entries that make up these views: the view itself, functions over it, and what hangs on the relation (column defaults, indexes, triggers, rules,
- * statistics). Comments follow their owner (withOwnComments).
+ * Dump ids of the TOC entries that make up these views: the view itself, functions over it (and
+ * functions calling those), and what hangs on the relation (column defaults, indexes, triggers,
+ * rules, statistics). Comments follow their owner (withOwnComments).
  */
 export async function viewEntryIds(src: pg.Client, toc: readonly TocEntry[], views: readonly SourceView[]): Promise<Set<number>> {
   const oids = new Set(views.map((v) => v.oid));
@@ -223,6 +224,23 @@ export async function viewEntryIds(src: pg.Client, toc: readonly TocEntry[], vie
     [attached.map((e) => e.classId), attached.map((e) => e.objectId), [...oids]],
   );
   for (const row of r.rows) if (row.relid !== null && oids.has(Number(row.relid))) ids.add(attached[Number(row.i) - 1]!.dumpId);
+  // A function calling one of those functions (a BEGIN ATOMIC body records the call) needs it to
+  // exist, so it comes with the views too; and one calling that one, and so on.
+  const procs = attached.filter((e) => e.classId === CATALOG.pg_proc);
+  const direct = procs.filter((e) => ids.has(e.dumpId)).map((e) => e.objectId);
+  if (direct.length > 0) {
+    const callers = await src.query<{ oid: string }>(
+      `WITH RECURSIVE deferred(oid) AS (
+         SELECT unnest($1::oid[])
+         UNION
+         SELECT d.objid FROM pg_catalog.pg_depend d JOIN deferred f ON d.refobjid = f.oid
+          WHERE d.refclassid = 'pg_catalog.pg_proc'::regclass AND d.classid = 'pg_catalog.pg_proc'::regclass AND d.deptype = 'n')
+       SELECT oid::int8 AS oid FROM deferred`,
+      [direct],
+    );
+    const deferred = new Set(callers.rows.map((c) => Number(c.oid)));
+    for (const e of procs) if (deferred.has(e.objectId)) ids.add(e.dumpId);
+  }
   return ids;
 }
 
