@@ -136,10 +136,10 @@ export interface TableValidation {
   rowsTruncated?: boolean;
 }
 
-/** Schema comparison: one item per object kind and table (columns, keys, indexes, sequences...). */
+/** Schema comparison: one item per object kind and table (columns, keys, indexes, sequences...), and one per migrated view. */
 export interface SchemaValidation {
   object: string;
-  kind: 'table' | 'column' | 'primary_key' | 'unique' | 'foreign_key' | 'check' | 'index' | 'sequence';
+  kind: 'table' | 'column' | 'primary_key' | 'unique' | 'foreign_key' | 'check' | 'index' | 'sequence' | 'view';
   status: 'match' | 'mismatch';
   message: string;
 }

@@ -117,6 +117,23 @@ describe('views', () => {
     const left = await sql('target', db.name, `SELECT pg_describe_object(classid, objid, 0) AS o FROM pg_depend WHERE refobjid = 'app'::regnamespace`);
     expect(left).toEqual([{ o: 'rule _RETURN on view shop.schema_oid' }]);
 
+    // Validation covers the views: each one there, through the schema rename, with its definition.
+    const viewItems = async () => ((await engine.validate(ctx, provisioned.tables)).schema ?? []).filter((i) => i.kind === 'view');
+    const before = await viewItems();
+    expect(before.map((i) => `${i.object} ${i.status}`).sort()).toEqual(
+      ['labels', 'mva', 'mvb', 'mvc', 'over_catalog', 'over_serial', 'recent', 'schema_oid', 'vv'].map((v) => `shop.${v} match`),
+    );
+    // mvb is filled on the source over an mva that is not: no REFRESH can fill it, and that is said.
+    expect(before.find((i) => i.object === 'shop.mvb')?.message).toContain('it reads a materialized view the source has not filled');
+    // A view changed on the target, and a materialized view emptied there: both named.
+    await sql('target', db.name, 'CREATE OR REPLACE VIEW shop.recent AS SELECT id, v FROM shop.t WHERE id > 90');
+    await sql('target', db.name, 'REFRESH MATERIALIZED VIEW shop.labels WITH NO DATA');
+    const after = await viewItems();
+    expect(after.filter((i) => i.status === 'mismatch').map((i) => i.message)).toEqual([
+      expect.stringMatching(/^materialized view shop\.labels: filled on the source, not on the target$/),
+      expect.stringMatching(/^view shop\.recent: its definition differs from the source's: .*> 90/),
+    ]);
+
     // Abort: what Ferry created goes, from a schema it did not create too (views, and the function over one).
     await engine.cleanup(ctx, { aborted: true, provision: provisioned });
     const inShop = await sql('target', db.name, `SELECT pg_describe_object(classid, objid, 0) AS o FROM pg_depend WHERE refobjid = 'shop'::regnamespace`);

@@ -1,12 +1,14 @@
 // Schema validation: each migrated table on the target against its source, through the rename
 // mapping: the table, its columns and types, primary / unique / foreign keys, check constraints,
-// indexes, and the sequences its columns use (target value at or beyond the source's).
+// indexes, and the sequences its columns use (target value at or beyond the source's). Each
+// migrated view: there, same columns, same definition, and a materialized one filled as on the source.
 // Definitions are compared canonically: identifiers unquoted, source names mapped to target names.
 import type pg from 'pg';
 import type { MigrationSpec } from '../../../workflows/spec';
 import type { SchemaValidation, TableMapping } from '../../../workflows/types';
 import { mapSchema } from './selection';
 import { displayName } from './sql';
+import type { ProvisionedObject } from './state';
 
 /** Canonical text of an SQL fragment: identifiers (quoted or not) as "name" after `map`, literals kept, whitespace collapsed. */
 export function canonicalSql(def: string, map: ReadonlyMap<string, string> = new Map()): string {
@@ -226,4 +228,97 @@ export async function validateTableSchema(
     items.push({ object, kind: 'sequence', status: diff.length ? 'mismatch' : 'match', message: diff.length ? diff.join('; ') : ok.join(', ') });
   }
   return items;
+}
+
+interface ViewCatalog {
+  schema: string;
+  name: string;
+  materialized: boolean;
+  populated: boolean;
+  def: string;
+  columns: { name: string; type: string }[];
+}
+
+/** A view by OID (Ferry's sessions run with search_path pg_catalog: the definition comes out qualified). */
+async function readView(c: pg.Client, oid: number): Promise<ViewCatalog | undefined> {
+  const r = await c.query<Omit<ViewCatalog, 'columns'>>(
+    `SELECT n.nspname AS schema, c.relname AS name, c.relkind = 'm' AS materialized, c.relispopulated AS populated, pg_catalog.pg_get_viewdef(c.oid) AS def
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::oid AND c.relkind IN ('v', 'm')`,
+    [oid],
+  );
+  const row = r.rows[0];
+  if (!row) return undefined;
+  const cols = await c.query<{ name: string; type: string }>(
+    `SELECT attname AS name, pg_catalog.format_type(atttypid, atttypmod) AS type FROM pg_catalog.pg_attribute
+      WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+    [oid],
+  );
+  return { ...row, columns: cols.rows };
+}
+
+/** Does this view read, directly or through views and materialized views, a materialized view that is not filled? */
+async function readsUnfilled(c: pg.Client, oid: number): Promise<boolean> {
+  const r = await c.query<{ unfilled: boolean }>(
+    `WITH RECURSIVE reads(oid) AS (
+       SELECT $1::oid
+       UNION
+       SELECT d.refobjid FROM reads x JOIN pg_catalog.pg_rewrite r ON r.ev_class = x.oid
+         JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
+         JOIN pg_catalog.pg_class c ON c.oid = d.refobjid AND c.relkind IN ('v', 'm')
+        WHERE d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> x.oid)
+     SELECT EXISTS (SELECT 1 FROM reads x JOIN pg_catalog.pg_class c ON c.oid = x.oid
+                     WHERE x.oid <> $1::oid AND c.relkind = 'm' AND NOT c.relispopulated) AS unfilled`,
+    [oid],
+  );
+  return r.rows[0]?.unfilled ?? false;
+}
+
+/**
+ * One migrated view (as provision recorded it: source and target OIDs) on the target against the
+ * source: it exists, its columns have the same names and types, its definition is the source's
+ * through the schema and table renames (not compared when the spec renames columns: a renamed
+ * column shows as `new AS old` in the target's definition), and a materialized one is filled
+ * exactly when the source's is (unless it reads one the source has not filled: then no REFRESH
+ * can fill it, and Ferry leaves it empty as pg_dump does).
+ */
+export async function validateViewSchema(
+  src: pg.Client,
+  tgt: pg.Client,
+  view: ProvisionedObject,
+  all: TableMapping[],
+  spec: Pick<MigrationSpec, 'rename'>,
+): Promise<SchemaValidation> {
+  const from = displayName(view.schema, view.name);
+  const d = view.targetOid === undefined ? undefined : await readView(tgt, view.targetOid);
+  if (!d) {
+    const object = displayName(mapSchema(spec.rename, view.schema), view.name);
+    return { object, kind: 'view', status: 'mismatch', message: `${object} (from ${from}) does not exist on the target` };
+  }
+  const object = displayName(d.schema, d.name);
+  const s = await readView(src, view.sourceOid);
+  if (!s) return { object, kind: 'view', status: 'mismatch', message: `${from} is no longer on the source` };
+  const problems: string[] = [];
+  const typeMap = new Map(Object.entries(spec.rename.schemas));
+  const sc = s.columns.map((c) => `${c.name} ${canonicalSql(c.type, typeMap)}`).join(', ');
+  const dc = d.columns.map((c) => `${c.name} ${canonicalSql(c.type)}`).join(', ');
+  if (sc !== dc) problems.push(`columns are (${d.columns.map((c) => `${c.name} ${c.type}`).join(', ')}), source (${s.columns.map((c) => `${c.name} ${c.type}`).join(', ')})`);
+  const compareDefinition = Object.keys(spec.rename.columns).length === 0;
+  if (compareDefinition) {
+    const names = new Map<string, string>(Object.entries(spec.rename.schemas));
+    for (const m of all) if (m.source.name !== m.target.name) names.set(m.source.name, m.target.name);
+    if (canonicalSql(s.def, names) !== canonicalSql(d.def)) problems.push(`its definition differs from the source's: ${d.def.trim().replace(/\s+/g, ' ')}`);
+  }
+  let unfillable = false;
+  if (s.materialized && s.populated && !d.populated) {
+    // Left unfilled on purpose (views.ts, as pg_dump does): it reads, directly or through other
+    // views, a materialized view the source has not filled, so a REFRESH could not fill it.
+    unfillable = await readsUnfilled(src, view.sourceOid);
+    if (!unfillable) problems.push('filled on the source, not on the target');
+  }
+  if (s.materialized && !s.populated && d.populated) problems.push('filled on the target, not on the source');
+  const what = s.materialized ? 'materialized view' : 'view';
+  if (problems.length > 0) return { object, kind: 'view', status: 'mismatch', message: `${what} ${object}: ${problems.join('; ')}` };
+  const filled = unfillable ? 'not filled: it reads a materialized view the source has not filled, so it could not be refreshed' : d.populated ? 'filled' : 'not filled';
+  const checked = [`${s.columns.length} column(s)`, compareDefinition ? 'definition' : 'definition not compared (columns renamed)', s.materialized ? filled : ''];
+  return { object, kind: 'view', status: 'match', message: `${what} ${object} matches ${from}: ${checked.filter(Boolean).join(', ')}` };
 }

@@ -1,5 +1,6 @@
 // Validation: does the target hold the source's schema and data, table by table?
-//   schema (validate-schema.ts): columns and types, keys, checks, indexes, sequences, through renames
+//   schema (validate-schema.ts): columns and types, keys, checks, indexes, sequences, through renames;
+//     each migrated view: there, same columns and definition, filled as on the source
 //   data (validate-data.ts): counts; checksums per key range narrowed to rows; or every row (full)
 // Everything is computed inside the two databases; the worker only sees counts, checksums, key
 // boundaries and (key, row hash) pairs of small ranges.
@@ -12,7 +13,8 @@ import { compareLsn } from './lsn';
 import { readCdcState } from './replication';
 import { displayName } from './sql';
 import { compareTable, recheckTable } from './validate-data';
-import { validateTableSchema } from './validate-schema';
+import { readProvisioned } from './state';
+import { validateTableSchema, validateViewSchema } from './validate-schema';
 
 export { checksumExpr, measureSql } from './validate-sql';
 
@@ -46,6 +48,9 @@ export async function validate(ctx: EngineContext, tables: TableMapping[], optio
       schema.push(...(await validateTableSchema(src, tgt, t, tables, ctx.spec, options)));
       results.push(await compareTable(ctx, src, tgt, t, { level, maxReportedRows: options.rowCap ?? ctx.spec.validation.maxReportedRows, signal: ctx.signal }));
     }
+    // The views provision recorded (by OID on both sides), once created: the schema part only.
+    const views = ((await readProvisioned(tgt, ctx.migrationId))?.objects ?? []).filter((o) => o.kind === 'view');
+    for (const v of views) schema.push(await validateViewSchema(src, tgt, v, tables, ctx.spec));
     const mismatch = results.some((r) => r.status === 'mismatch') || schema.some((s) => s.status === 'mismatch');
     return { level, status: mismatch ? 'mismatch' : 'match', tables: results, schema };
   } catch (err) {
