@@ -194,6 +194,8 @@ export interface StreamSliceResult {
   bytesUploaded: number;
   objectsUploaded: number;
   timeline?: number;
+  /** Cycles whose point lay in a completed segment already archived, so no partial went up. */
+  partialsSkipped?: number;
 }
 
 export interface RetentionResult {

@@ -17,7 +17,8 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { createPitrActivities } from '../../activities/pitr';
 import { createSecretResolver } from '../../activities/adapters/secrets';
 import { GcsStore } from '../../activities/adapters/gcs';
-import { segmentName } from '../../activities/adapters/pitr/common';
+import { LAYOUT, segmentName, type ArchiveStatus } from '../../activities/adapters/pitr/common';
+import { streamWal } from '../../activities/adapters/pitr/stream';
 import { protectionWorkflow } from '../../workflows/protection';
 import { restoreWorkflow } from '../../workflows/restore';
 import {
@@ -244,6 +245,41 @@ describe('point-in-time recovery (PostgreSQL 15 + fake-gcs-server + Temporal)', 
     console.log(`protection: RPO ${s.metrics.rpoSeconds?.toFixed(2)} s, last archived ${s.metrics.lastArchivedWal}, runs ${s.runs}, ` +
       `last base backup ${s.metrics.lastBaseBackup?.bytes} bytes, WAL uploaded ${s.metrics.walObjectsUploaded} objects / ${s.metrics.walBytesUploaded} bytes`);
     dropRestored(result.dataDirectory);
+  });
+
+  it('a point that lies in a completed, archived segment is recorded without uploading the partial segment', async () => {
+    // A stream of its own (its own slot, spool and archive prefix) while segments are switched
+    // every 50 ms: most points then fall in a segment completed by the time the cycle uploads.
+    const own = new GcsStore({ ...storage, prefix: `${storage.prefix}-skip` }, { endpoint: GCS_ENDPOINT });
+    let switching = true;
+    const switcher = (async () => {
+      while (switching) {
+        await query(`INSERT INTO ticks (note) VALUES ('switch'); SELECT pg_switch_wal()`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    const slot = `ferry_skip_${id}`;
+    try {
+      const result = await streamWal({
+        conn: { host: '127.0.0.1', port, user: 'postgres', password },
+        store: own,
+        spoolDir: path.join(dir, 'skip-spool'),
+        slot,
+        durationMs: 4_000,
+        uploadIntervalMs: 300,
+        heartbeatCommits: true,
+      });
+      expect(result.partialsSkipped ?? 0).toBeGreaterThan(0);
+      // What the archive says it holds, it holds: the completed segment below the recorded point.
+      const status = await own.readJson<ArchiveStatus>(LAYOUT.status);
+      const below = segmentName(status.timeline, lsnValue(status.archivedThrough.lsn) - 1n, status.walSegmentSize);
+      const names = (await own.list(LAYOUT.walPrefix)).map((o) => o.name.slice(LAYOUT.walPrefix.length));
+      expect(names.includes(below) || names.includes(`${below}.partial`)).toBe(true);
+    } finally {
+      switching = false;
+      await switcher;
+      await query(`SELECT pg_drop_replication_slot('${slot}') FROM pg_replication_slots WHERE slot_name = '${slot}' AND NOT active`);
+    }
   });
 
   it('refuses a time outside the window, naming the restorable range', async () => {
