@@ -1,8 +1,9 @@
 // Continuous WAL shipping: pg_receivewal streams WAL over a replication connection into a local
 // spool, holding a physical replication slot so the server keeps what is not yet received; this
 // loop uploads each completed segment as it completes, and every upload interval the current
-// `.partial` segment (unless the interval's point already lies in an uploaded completed segment), to GCS. After each partial upload it records `archivedThrough` (status.json): a server time
-// before which every commit is in the archive (see docs/pitr.md for why that holds).
+// `.partial` segment to GCS (not needed when the interval's point lies in an uploaded completed
+// segment). Each interval it then records `archivedThrough` (status.json): a server time before
+// which every commit is in the archive (see docs/pitr.md for why that holds).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';

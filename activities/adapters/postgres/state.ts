@@ -126,9 +126,18 @@ export async function writeSchemaDump(client: pg.Client, migrationId: string, du
 
 /** The kept dump; null when there is none (a migration provisioned before dumps were kept). */
 export async function readSchemaDump(client: pg.Client, migrationId: string): Promise<StoredSchemaDump | null> {
+  return readKeptDump<StoredSchemaDump>(client, migrationId, 'archive, toc, schemas');
+}
+
+/** Only the kept dump's `pg_restore -l` listing (not the archive's bytes); null when there is none. */
+export async function readSchemaDumpToc(client: pg.Client, migrationId: string): Promise<string | null> {
+  return (await readKeptDump<{ toc: string }>(client, migrationId, 'toc'))?.toc ?? null;
+}
+
+async function readKeptDump<T extends pg.QueryResultRow>(client: pg.Client, migrationId: string, columns: string): Promise<T | null> {
   const exists = await client.query('SELECT 1 FROM pg_catalog.pg_class WHERE oid = pg_catalog.to_regclass($1)', [SCHEMA_DUMP_TABLE]);
   if (!exists.rowCount) return null;
-  const r = await client.query<StoredSchemaDump>(`SELECT archive, toc, schemas FROM ${SCHEMA_DUMP_TABLE} WHERE migration_id = $1`, [migrationId]);
+  const r = await client.query<T>(`SELECT ${columns} FROM ${SCHEMA_DUMP_TABLE} WHERE migration_id = $1`, [migrationId]);
   return r.rows[0] ?? null;
 }
 

@@ -33,6 +33,23 @@ interface Catalog {
   sequences: { schema: string; name: string; last: string | null; increment: string }[];
 }
 
+/** A relation's columns in order, with their types and nullability. */
+async function readColumns(c: pg.Client, oid: number | string): Promise<Catalog['columns']> {
+  const r = await c.query<Catalog['columns'][number]>(
+    `SELECT attname AS name, pg_catalog.format_type(atttypid, atttypmod) AS type, attnotnull AS notnull
+       FROM pg_catalog.pg_attribute WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+    [oid],
+  );
+  return r.rows;
+}
+
+/** Source names -> target names of the schemas and tables a migration renames (definitions name both). */
+function renamedNames(all: TableMapping[], spec: Pick<MigrationSpec, 'rename'>): Map<string, string> {
+  const names = new Map<string, string>(Object.entries(spec.rename.schemas));
+  for (const m of all) if (m.source.name !== m.target.name) names.set(m.source.name, m.target.name);
+  return names;
+}
+
 async function readCatalog(c: pg.Client, schema: string, table: string): Promise<Catalog> {
   const rel = await c.query<{ oid: string }>(
     `SELECT c.oid::int8::text AS oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -42,11 +59,7 @@ async function readCatalog(c: pg.Client, schema: string, table: string): Promise
   const oid = rel.rows[0]?.oid;
   if (!oid) return { exists: false, columns: [], constraints: [], indexes: [], sequences: [] };
   // One session runs one query at a time: in sequence.
-  const cols = await c.query<{ name: string; type: string; notnull: boolean }>(
-      `SELECT attname AS name, pg_catalog.format_type(atttypid, atttypmod) AS type, attnotnull AS notnull
-         FROM pg_catalog.pg_attribute WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
-      [oid],
-    );
+  const cols = await readColumns(c, oid);
   const cons = await c.query<Catalog['constraints'][number]>(
       `SELECT co.contype::text AS kind, co.conname AS name, pg_catalog.pg_get_constraintdef(co.oid) AS def,
               coalesce((SELECT array_agg(a.attname::text ORDER BY k.o) FROM unnest(co.conkey) WITH ORDINALITY k(n, o)
@@ -80,7 +93,7 @@ async function readCatalog(c: pg.Client, schema: string, table: string): Promise
         ORDER BY 1, 2`,
       [oid],
     );
-  return { exists: true, columns: cols.rows, constraints: cons.rows, indexes: idx.rows, sequences: seqs.rows };
+  return { exists: true, columns: cols, constraints: cons.rows, indexes: idx.rows, sequences: seqs.rows };
 }
 
 async function readSequence(c: pg.Client, schema: string, name: string): Promise<{ last: string | null } | null> {
@@ -129,9 +142,7 @@ export async function validateTableSchema(
     return map;
   };
   const cols = columnMap(t, t.source.schema, t.source.name);
-  const names = new Map<string, string>(Object.entries(spec.rename.schemas));
-  for (const m of all) if (m.source.name !== m.target.name) names.set(m.source.name, m.target.name);
-  const defMap = new Map([...names, ...cols]);
+  const defMap = new Map([...renamedNames(all, spec), ...cols]);
   const typeMap = new Map(Object.entries(spec.rename.schemas));
 
   // Columns.
@@ -236,7 +247,7 @@ interface ViewCatalog {
   materialized: boolean;
   populated: boolean;
   def: string;
-  columns: { name: string; type: string }[];
+  columns: Catalog['columns'];
 }
 
 /** A view by OID (Ferry's sessions run with search_path pg_catalog: the definition comes out qualified). */
@@ -248,12 +259,7 @@ async function readView(c: pg.Client, oid: number): Promise<ViewCatalog | undefi
   );
   const row = r.rows[0];
   if (!row) return undefined;
-  const cols = await c.query<{ name: string; type: string }>(
-    `SELECT attname AS name, pg_catalog.format_type(atttypid, atttypmod) AS type FROM pg_catalog.pg_attribute
-      WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
-    [oid],
-  );
-  return { ...row, columns: cols.rows };
+  return { ...row, columns: await readColumns(c, oid) };
 }
 
 /** Does this view read, directly or through views and materialized views, a materialized view that is not filled? */
@@ -304,9 +310,7 @@ export async function validateViewSchema(
   if (sc !== dc) problems.push(`columns are (${d.columns.map((c) => `${c.name} ${c.type}`).join(', ')}), source (${s.columns.map((c) => `${c.name} ${c.type}`).join(', ')})`);
   const compareDefinition = Object.keys(spec.rename.columns).length === 0;
   if (compareDefinition) {
-    const names = new Map<string, string>(Object.entries(spec.rename.schemas));
-    for (const m of all) if (m.source.name !== m.target.name) names.set(m.source.name, m.target.name);
-    if (canonicalSql(s.def, names) !== canonicalSql(d.def)) problems.push(`its definition differs from the source's: ${d.def.trim().replace(/\s+/g, ' ')}`);
+    if (canonicalSql(s.def, renamedNames(all, spec)) !== canonicalSql(d.def)) problems.push(`its definition differs from the source's: ${d.def.trim().replace(/\s+/g, ' ')}`);
   }
   let unfillable = false;
   if (s.materialized && s.populated && !d.populated) {

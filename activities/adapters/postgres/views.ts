@@ -18,7 +18,7 @@ import { matchesPattern, type Selection } from './selection';
 import type { MigrationSpec } from '../../../workflows/spec';
 import { displayName, qualify, quoteIdent } from './sql';
 import { plannedObjects, resolveOnTarget } from './objects';
-import { readProvisioned, readSchemaDump, writeProvisioned, type ProvisionedObject } from './state';
+import { readProvisioned, readSchemaDumpToc, writeProvisioned, type ProvisionedObject } from './state';
 import { CATALOG, formatToc, parseToc, withOwnComments, type TocEntry } from './toc';
 import { pgBin, runTool } from './tools';
 
@@ -343,9 +343,9 @@ export async function refreshMaterializedViews(ctx: EngineContext): Promise<numb
       [recorded.map((o) => o.targetOid)],
     );
     const byTargetOid = new Map(onTarget.rows.map((r) => [Number(r.oid), r]));
-    const kept = await readSchemaDump(tgt, ctx.migrationId);
+    const toc = await readSchemaDumpToc(tgt, ctx.migrationId);
     // Without a kept dump (provisioned before there was one), creation order: the views came from one script in the dump's order.
-    const position = kept ? dumpOrder(parseToc(kept.toc)) : new Map(recorded.map((o) => [o.sourceOid, o.targetOid!]));
+    const position = toc !== null ? dumpOrder(parseToc(toc)) : new Map(recorded.map((o) => [o.sourceOid, o.targetOid!]));
     const fill = recorded
       .filter((o) => byTargetOid.has(o.targetOid!))
       .sort((a, b) => (position.get(a.sourceOid) ?? 0) - (position.get(b.sourceOid) ?? 0))
