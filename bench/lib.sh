@@ -53,6 +53,7 @@ run_ferry_cli() { # stdout (the final status as JSON) apart from stderr, so a wa
 
 # start_ferry QUEUE WORKER_ID NAME: the compiled worker polling QUEUE (started before any clock
 # starts), and $OUT/bench.yaml for migration NAME of $DB: parallelism 2, fence off, no validation.
+# BENCH_SPEC_EXTRA: YAML lines appended to the spec, for development runs (e.g. 'fullLoad: { chunkTargetMB: 2000 }').
 start_ferry() {
   build_ferry
   # WORKER_NODE_ARGS (CLI_NODE_ARGS): node options for the worker (the CLI), e.g. "--cpu-prof --cpu-prof-dir=DIR".
@@ -69,5 +70,6 @@ parallelism: 2
 cutover: { requireApproval: false }
 fence: { enabled: false }
 validation: { level: none }
+${BENCH_SPEC_EXTRA:-}
 YAML
 }

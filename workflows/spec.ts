@@ -92,8 +92,16 @@ export const migrationSpecBaseSchema = z
     parallelism: z.number().int().min(1).max(64).default(4),
     fullLoad: z
       .object({
-        /** Tables larger than this are split into key ranges (or ctid ranges) of about this size. */
+        /** A table that is split (see wholeTableMaxMB) is split into ctid or key ranges of about this size. */
         chunkTargetMB: z.number().int().min(1).max(1_000_000).default(256),
+        /**
+         * Tables up to this size load whole: one chunk, TRUNCATE + COPY FREEZE in one transaction, so
+         * the target never writes their pages again to set hint bits or freeze them (a split table's
+         * first scan does, its primary key build for one). Bigger tables are split, and so is a table
+         * over 1.5 x an even stream's share of the load, which whole would hold the load's end back.
+         * It also bounds what a killed worker loses: one chunk. 0 splits every table over chunkTargetMB.
+         */
+        wholeTableMaxMB: z.number().int().min(0).max(1_000_000).default(1024),
         /**
          * maintenance_work_mem of each index build on the target, in MB (never below the target's
          * own setting). Up to `parallelism` builds run at once. At 1024 a 5M-row primary key sorts in
@@ -108,7 +116,7 @@ export const migrationSpecBaseSchema = z
         indexParallelWorkers: z.number().int().min(0).max(64).default(0),
       })
       .strict()
-      .default({ chunkTargetMB: 256, indexMemoryMB: 1024, indexParallelWorkers: 0 }),
+      .default({ chunkTargetMB: 256, wholeTableMaxMB: 1024, indexMemoryMB: 1024, indexParallelWorkers: 0 }),
     cutover: cutoverSchema.default({ requireApproval: true, maxLagSeconds: 5, lagSustainSeconds: 10 }),
     /** Online mode: change data capture. */
     cdc: z

@@ -52,7 +52,7 @@ export interface MigrationEngine {
   precheck(ctx: EngineContext): Promise<PrecheckItem[]>;
   /** Idempotent: Ferry's state schema plus the selected tables' pre-data schema on the target. */
   provision(ctx: EngineContext): Promise<ProvisionResult>;
-  /** Split the tables into chunks, largest first; tables over spec.fullLoad.chunkTargetMB into key or ctid ranges. */
+  /** Split the tables into chunks, largest first; tables over wholeTableLimit into key or ctid ranges of about spec.fullLoad.chunkTargetMB. */
   planFullLoad(ctx: EngineContext, tables: TableMapping[]): Promise<LoadChunk[]>;
   /**
    * Export a snapshot of the source and hold it open until ctx.signal aborts: every chunk reads

@@ -96,7 +96,7 @@ function onlineSpec(db: string): MigrationInput {
         mode: 'online',
         cutover: { requireApproval: true, maxLagSeconds: 5, lagSustainSeconds: 1 },
         cdc: { sliceSeconds: 2, heartbeatIntervalSeconds: 0.5 },
-        fullLoad: { chunkTargetMB: 4 },
+        fullLoad: { chunkTargetMB: 4, wholeTableMaxMB: 0 },
       }),
     ),
     tuning: { maximumAttempts: 10, initialRetryIntervalMs: 200, heartbeatTimeoutSeconds: 5 },

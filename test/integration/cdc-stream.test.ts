@@ -56,7 +56,7 @@ function context(database: string, renames = true): EngineContext {
     spec: parseSpec(
       devSpec(database, {
         mode: 'online',
-        fullLoad: { chunkTargetMB: 1 },
+        fullLoad: { chunkTargetMB: 1, wholeTableMaxMB: 0 },
         ...(renames ? { rename: { tables: { 'public.Old Name': 'new_name' }, columns: { 'public.Old Name.old col': 'new col' } } } : {}),
         cdc: { sliceSeconds: 2, heartbeatIntervalSeconds: 0.3 },
       }),

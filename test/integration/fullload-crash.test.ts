@@ -24,7 +24,7 @@ describe('full load: kill -9 the worker at random points', () => {
     };
     let worker = start(0);
     await worker.ready;
-    const handle = await startMigration(f.temporal.client, taskQueue, f.db.name, { fullLoad: { chunkTargetMB: 2 } }, {});
+    const handle = await startMigration(f.temporal.client, taskQueue, f.db.name, { fullLoad: { chunkTargetMB: 2, wholeTableMaxMB: 0 } }, {});
     const migrationId = handle.workflowId;
     const progress = () => handle.query(progressQuery);
 

@@ -18,7 +18,7 @@ describe('full load on two workers', () => {
     }
     await Promise.all(f.workers.map((w) => w.ready));
     // One chunk per copy activity, so the two workers' pollers share out many small tasks.
-    const handle = await startMigration(f.temporal.client, taskQueue, f.db.name, { fullLoad: { chunkTargetMB: 1 } }, { batchMaxChunks: 1 });
+    const handle = await startMigration(f.temporal.client, taskQueue, f.db.name, { fullLoad: { chunkTargetMB: 1, wholeTableMaxMB: 0 } }, { batchMaxChunks: 1 });
     const result = (await handle.result()) as MigrationResult;
     expect(result.outcome).toBe('completed');
 

@@ -172,7 +172,7 @@ describe('native postgres engine: full-load hard cases', () => {
     await sql('source', db.name, 'VACUUM ANALYZE');
     ctx = {
       migrationId: `m-${db.name}`,
-      spec: parseSpec(devSpec(db.name, { fullLoad: { chunkTargetMB: 1 } })),
+      spec: parseSpec(devSpec(db.name, { fullLoad: { chunkTargetMB: 1, wholeTableMaxMB: 0 } })),
       source: endpoint('source', db.name),
       target: endpoint('target', db.name),
       workerId: 'hc-worker',

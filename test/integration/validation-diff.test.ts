@@ -41,7 +41,7 @@ beforeAll(async () => {
   db = await createDatabasePair('vdiff');
   await sql('source', db.name, FIXTURE);
   await sql('source', db.name, 'ANALYZE');
-  ctx = engineContext(db.name, { rename: { tables: { 'public.items': 'goods' }, columns: { 'public.items.name': 'title' } }, fullLoad: { chunkTargetMB: 1 } });
+  ctx = engineContext(db.name, { rename: { tables: { 'public.items': 'goods' }, columns: { 'public.items.name': 'title' } }, fullLoad: { chunkTargetMB: 1, wholeTableMaxMB: 0 } });
   provisioned = await engine.provision(ctx);
   for (const chunk of await engine.planFullLoad(ctx, provisioned.tables)) await engine.copyChunk(ctx, chunk, () => undefined);
   await engine.finishLoad(ctx, provisioned.tables);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { batchChunks, compactPlan, expandPlan, runBatches } from '../../workflows/fullLoad';
 import type { FullLoadPlan, LoadChunk } from '../../workflows/types';
-import { plannedChunkBytes } from '../../activities/adapters/postgres/copy';
+import { plannedChunkBytes, wholeTableLimit } from '../../activities/adapters/postgres/copy';
 
 const chunk = (id: string, bytes: number): LoadChunk => ({
   id,
@@ -70,5 +70,21 @@ describe('planned chunk size', () => {
     expect(plannedChunkBytes(256, 928 * MB, 2)).toBe(116 * MB);
     expect(plannedChunkBytes(256, 50 * MB, 2)).toBe(32 * MB);
     expect(plannedChunkBytes(1, 50 * MB, 2)).toBe(1 * MB); // an explicit small target wins
+  });
+});
+
+describe('whole-table limit', () => {
+  const MB = 1024 * 1024;
+  it('is wholeTableMaxMB, or 1.5 even stream shares of the load when that is less; 0 splits by chunk size alone', () => {
+    // The bench: 885 MB on 2 streams; pgbench_accounts (641 MB) loads whole, at 1.45 shares.
+    expect(wholeTableLimit(1024, 885 * MB, 2)).toBeCloseTo(663.75 * MB, 0);
+    expect(wholeTableLimit(1024, 885 * MB, 2)).toBeGreaterThan(641 * MB);
+    // One table of 90 % of the load would run alone for most of it: split.
+    expect(wholeTableLimit(1024, 1000 * MB, 2)).toBeLessThan(900 * MB);
+    // A big load: the size cap (what a killed worker can lose) decides.
+    expect(wholeTableLimit(1024, 100_000 * MB, 4)).toBe(1024 * MB);
+    // One stream: nothing to balance, only the cap.
+    expect(wholeTableLimit(1024, 800 * MB, 1)).toBe(1024 * MB);
+    expect(wholeTableLimit(0, 885 * MB, 2)).toBe(0);
   });
 });

@@ -1,10 +1,10 @@
 // Full load: plan chunks, and copy one chunk source -> target as a streamed COPY whose rows commit
 // together with the chunk's marker row (exactly once on the target).
 //
-// Planning: a table (a leaf partition for a partitioned table) bigger than
-// spec.fullLoad.chunkTargetMB is split into ranges of about that size: ctid block ranges (TID
-// range scans, PostgreSQL 14+), or on older sources equal-width ranges of a single-column integer
-// key. How each table was split is recorded on the target (ferry.plan) the first time, so a
+// Planning: a table (a leaf partition for a partitioned table) loads whole unless it is bigger
+// than spec.fullLoad.wholeTableMaxMB or would be the load's long pole (wholeTableLimit); then it
+// is split into ranges of about spec.fullLoad.chunkTargetMB: ctid block ranges (TID range scans,
+// PostgreSQL 14+), or on older sources equal-width ranges of a single-column integer key. How each table was split is recorded on the target (ferry.plan) the first time, so a
 // re-plan after a retry or a crash yields the same chunk ids, and markers keep done chunks from
 // being copied again.
 //
@@ -58,9 +58,9 @@ export function equalWidthBounds(lo: bigint, hi: bigint, count: number): bigint[
 }
 
 /** Decide how to split one table of the source, from its size now (only called the first time a table is planned). */
-export async function decideSplit(src: pg.Client, table: TableRef, targetBytes: number, version: number): Promise<TableSplit> {
+export async function decideSplit(src: pg.Client, table: TableRef, targetBytes: number, version: number, wholeUpTo = 0): Promise<TableSplit> {
   const size = await relationSize(src, table);
-  if (!size || size.bytes <= targetBytes) return { kind: 'whole' };
+  if (!size || size.bytes <= Math.max(targetBytes, wholeUpTo)) return { kind: 'whole' };
   const count = Math.ceil(size.bytes / targetBytes);
   // Block ranges first: a TID range scan reads its blocks in order like a sequential scan, where a
   // key range walks the index (a third of pgbench_accounts at scale 50: 0.78 s by ctid, 0.9-1.2 s
@@ -149,6 +149,23 @@ export function plannedChunkBytes(targetMB: number, totalBytes: number, parallel
   return Math.min(target, Math.max(MIN_CHUNK_BYTES, Math.ceil(totalBytes / (Math.max(1, parallelism) * CHUNKS_PER_STREAM))));
 }
 
+/** A table over this many even stream shares of the load is split even under wholeTableMaxMB. */
+const LONG_POLE_SHARES = 1.5;
+
+/**
+ * Tables up to this many bytes load whole. A whole table is loaded with COPY FREEZE in one
+ * transaction; a split one is not (FREEZE needs the table truncated in the loading transaction,
+ * which the other streams' chunks cannot share), so the target writes all its pages a second time
+ * on their first scan (hint bits) and again when vacuum freezes them. Measured on the bench
+ * (bench/results.md, 2026-11-24 16:50): pgbench_accounts (641 MB of 885) whole on one stream while
+ * the other loaded the rest and then sat idle took 6.9 s, split across both streams 7.6-7.7 s, the
+ * target busy 6.8 core-s against 8.4. Splitting pays only when one whole table would run alone for
+ * long: by that run's rates, beyond ~1.65 stream shares; 1.5 keeps a margin.
+ */
+export function wholeTableLimit(wholeTableMaxMB: number, totalBytes: number, parallelism: number): number {
+  return Math.min(wholeTableMaxMB * 1024 * 1024, (LONG_POLE_SHARES * totalBytes) / Math.max(1, parallelism));
+}
+
 /**
  * Chunks of every table (leaves for partitioned ones; big tables in ranges), the largest table
  * first with its ranges together: its last chunk, and so its index build, then comes early, while
@@ -165,10 +182,12 @@ export async function planFullLoad(ctx: EngineContext, tables: TableMapping[]): 
     const fresh: [string, TableSplit][] = [];
     const totalBytes = units.reduce((sum, u) => sum + u.estimatedBytes, 0);
     const targetBytes = plannedChunkBytes(ctx.spec.fullLoad.chunkTargetMB, totalBytes, ctx.spec.parallelism);
+    // An activity scheduled before wholeTableMaxMB existed carries a spec without it: the default then.
+    const wholeUpTo = wholeTableLimit(ctx.spec.fullLoad.wholeTableMaxMB ?? 1024, totalBytes, ctx.spec.parallelism);
     const version = await serverVersionNum(src);
     for (const unit of units) {
       const key = qualify(unit.source.schema, unit.source.name);
-      if (!splits.has(key)) fresh.push([key, await decideSplit(src, unit.source, targetBytes, version)]);
+      if (!splits.has(key)) fresh.push([key, await decideSplit(src, unit.source, targetBytes, version, wholeUpTo)]);
     }
     if (fresh.length > 0) {
       // First writer wins (two planners racing record one split); then read back what is recorded.
