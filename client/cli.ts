@@ -352,9 +352,10 @@ async function watch(ferry: FerryClient, id: string, io: Io, options: WatchOptio
     });
   try {
     for (;;) {
-      if (options.view === 'quiet') {
+      if (options.view === 'quiet' && !closed) {
         // Nothing is shown until the end: the server's description (status and the FerryPhase
         // search attribute) says when that is, without querying the workflow at every poll.
+        // (Once the long poll has seen the end, the status call below is all that is left.)
         const d = await ferry.describe(id);
         if (d.status === 'RUNNING' && !(options.stopOnFailed && d.phase === 'failed')) {
           await pause(options.intervalMs);

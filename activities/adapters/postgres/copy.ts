@@ -156,11 +156,11 @@ const LONG_POLE_SHARES = 1.5;
  * Tables up to this many bytes load whole. A whole table is loaded with COPY FREEZE in one
  * transaction; a split one is not (FREEZE needs the table truncated in the loading transaction,
  * which the other streams' chunks cannot share), so the target writes all its pages a second time
- * on their first scan (hint bits) and again when vacuum freezes them. Measured on the bench
- * (bench/results.md, 2026-11-24 16:50): pgbench_accounts (641 MB of 885) whole on one stream while
- * the other loaded the rest and then sat idle took 6.9 s, split across both streams 7.6-7.7 s, the
- * target busy 6.8 core-s against 8.4. Splitting pays only when one whole table would run alone for
- * long: by that run's rates, beyond ~1.65 stream shares; 1.5 keeps a margin.
+ * on their first scan (hint bits) and again when vacuum freezes them. On the bench (bench/results.md,
+ * "Whole tables loaded frozen"), pgbench_accounts (641 MB of 885, 1.45 shares on 2 streams) whole
+ * took the same wall time as split across both streams, within the machine's noise, and the
+ * target 6.8 core-s instead of 7.7. Past some size a whole table runs alone at the end while the
+ * other streams idle; 1.5 shares is where splitting starts (a judgment, measured only at 1.45).
  */
 export function wholeTableLimit(wholeTableMaxMB: number, totalBytes: number, parallelism: number): number {
   return Math.min(wholeTableMaxMB * 1024 * 1024, (LONG_POLE_SHARES * totalBytes) / Math.max(1, parallelism));
