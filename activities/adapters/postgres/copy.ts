@@ -4,9 +4,9 @@
 // Planning: a table (a leaf partition for a partitioned table) loads whole unless it is bigger
 // than spec.fullLoad.wholeTableMaxMB or would be the load's long pole (wholeTableLimit); then it
 // is split into ranges of about spec.fullLoad.chunkTargetMB: ctid block ranges (TID range scans,
-// PostgreSQL 14+), or on older sources equal-width ranges of a single-column integer key. How each table was split is recorded on the target (ferry.plan) the first time, so a
-// re-plan after a retry or a crash yields the same chunk ids, and markers keep done chunks from
-// being copied again.
+// PostgreSQL 14+), or on older sources equal-width ranges of a single-column integer key. How
+// each table was split is recorded on the target (ferry.plan) the first time, so a re-plan after a
+// retry or a crash yields the same chunk ids, and markers keep done chunks from being copied again.
 //
 // Copying: under the full load's exported snapshot when one is given (every stream reads the
 // same instant of the source); binary COPY (text for types whose binary form embeds OIDs) piped
