@@ -166,7 +166,7 @@ export interface ProtectionMetrics {
   lastBaseBackup?: { id: string; endTime: string; bytes: number };
   pruned: { backups: number; walObjects: number };
   /** The last retention run: the workflow time it used, and the backup that anchors the window. */
-  lastRetention?: { at: string; anchor?: string; deletedBackups: number; deletedWal: number };
+  lastRetention?: { at: string; anchor?: string; deletedBackups: number; deletedWal: number; leasedBackups?: number };
   measuredAt?: string;
 }
 
@@ -202,6 +202,8 @@ export interface RetentionResult {
   deletedBackups: string[];
   deletedWal: number;
   keptFrom?: string;
+  /** Backups older than keptFrom that stayed because a restore holds a lease on them. */
+  leased?: string[];
   inventory: ArchiveInventory;
 }
 

@@ -134,7 +134,7 @@ export async function protectionWorkflow(input: ProtectionInput): Promise<Protec
     const at = new Date().toISOString();
     const r = await quick.pitrApplyRetention({ storage: input.storage, retentionSeconds: policy.retentionSeconds, nowIso: at });
     status.inventory = r.inventory;
-    status.metrics.lastRetention = { at, anchor: r.keptFrom, deletedBackups: r.deletedBackups.length, deletedWal: r.deletedWal };
+    status.metrics.lastRetention = { at, anchor: r.keptFrom, deletedBackups: r.deletedBackups.length, deletedWal: r.deletedWal, ...(r.leased?.length ? { leasedBackups: r.leased.length } : {}) };
     status.metrics.pruned.backups += r.deletedBackups.length;
     status.metrics.pruned.walObjects += r.deletedWal;
   };

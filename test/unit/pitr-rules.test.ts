@@ -142,6 +142,23 @@ describe('retention', () => {
     expect(plan.deleteObjects).toEqual(['wal/000000010000000000000007.partial']);
   });
 
+  it('keeps a backup a restore holds a lease on, with its WAL; an expired lease goes, and so does the backup', () => {
+    const l = listing();
+    l.leases = [{ id: 'r1', backupId: 'b1', expiresAt: at(40) }];
+    const held = planRetention(l, t0 + 30_000_000, 12);
+    expect(held.anchor).toBe('b2');
+    expect(held.deleteBackups).toEqual([]);
+    expect(held.leased).toEqual(['b1']);
+    // b1's WAL (from its first segment, 2) stays; only the completed segment's partial goes.
+    expect(held.deleteObjects).toEqual(['wal/000000010000000000000007.partial']);
+    // Expired at now: pruned as without a lease, and the lease object too.
+    l.leases = [{ id: 'r1', backupId: 'b1', expiresAt: at(30) }];
+    const expired = planRetention(l, t0 + 30_000_000, 12);
+    expect(expired.deleteBackups).toEqual(['b1']);
+    expect(expired.leased).toBeUndefined();
+    expect(expired.deleteObjects.sort()).toEqual(['leases/r1.json', 'wal/000000010000000000000002', 'wal/000000010000000000000003', 'wal/000000010000000000000007.partial']);
+  });
+
   it('removes abandoned unfinished backups once they are older than the window', () => {
     const l = listing();
     l.incomplete = [{ id: 'b0', objects: [wal(1, undefined, 0)].map((o) => ({ ...o, name: 'basebackups/b0/base.tar.gz' })) }];

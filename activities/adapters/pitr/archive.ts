@@ -3,7 +3,7 @@
 import type { GcsStore, StoredObject } from '../gcs';
 import type { ArchiveInventory, BaseBackupInfo } from '../../../workflows/pitrTypes';
 import { epochMicros, isoMicros, lsnValue } from '../../../workflows/pitrTypes';
-import { LAYOUT, SEGMENT_RE, parseSegment, segmentName, type ArchiveStatus } from './common';
+import { LAYOUT, SEGMENT_RE, parseSegment, segmentName, type ArchiveStatus, type RestoreLease } from './common';
 
 export interface ArchiveListing {
   backups: BaseBackupInfo[];
@@ -11,6 +11,8 @@ export interface ArchiveListing {
   incomplete: { id: string; objects: StoredObject[] }[];
   wal: StoredObject[];
   status?: ArchiveStatus;
+  /** Restores' leases on backups (listed last: retention then sees every lease written before it lists). */
+  leases?: RestoreLease[];
 }
 
 export async function listArchive(store: GcsStore): Promise<ArchiveListing> {
@@ -34,7 +36,13 @@ export async function listArchive(store: GcsStore): Promise<ArchiveListing> {
   }
   backups.sort((a, b) => epochMicros(a.endTime) - epochMicros(b.endTime));
   const wal = (await store.list(LAYOUT.walPrefix)).filter((o) => SEGMENT_RE.test(walName(o.name).replace(/\.partial$/, '')));
-  return { backups, incomplete, wal, status };
+  const leases: RestoreLease[] = [];
+  for (const o of await store.list(LAYOUT.leasesPrefix)) {
+    // A lease removed between the listing and the read has ended.
+    const lease = await store.readJson<RestoreLease>(o.name).catch(() => undefined);
+    if (lease && typeof lease.backupId === 'string' && typeof lease.expiresAt === 'string') leases.push({ ...lease, id: o.name.slice(LAYOUT.leasesPrefix.length).replace(/\.json$/, '') });
+  }
+  return { backups, incomplete, wal, status, leases };
 }
 
 export function walName(key: string): string {
@@ -117,12 +125,17 @@ export interface RetentionPlan {
   anchor?: string;
   deleteBackups: string[];
   deleteObjects: string[];
+  /** Backups older than the anchor kept because a restore holds a lease on them. */
+  leased?: string[];
 }
 
 /**
  * Keep every second of [now - window, now] restorable: the newest backup that ended at or before
  * now - window anchors it; older backups go, and WAL before the anchor's first segment goes (also
- * partials whose segment is complete). Before any backup is that old nothing is pruned.
+ * partials whose segment is complete). Before any backup is that old nothing is pruned. A backup
+ * a restore holds an unexpired lease on stays, with the WAL from its first segment on (a restore
+ * to the window's first seconds would otherwise lose its backup while it downloads, as the window
+ * moves on); expired leases go.
  */
 export function planRetention(listing: ArchiveListing, nowMicros: number, windowSeconds: number): RetentionPlan {
   const cutoff = nowMicros - windowSeconds * 1_000_000;
@@ -138,15 +151,24 @@ export function planRetention(listing: ArchiveListing, nowMicros: number, window
   for (const inc of listing.incomplete) {
     if (inc.objects.every((o) => epochMicros(o.updated) < cutoff)) deleteObjects.push(...inc.objects.map((o) => o.name));
   }
-  if (!anchor) return { deleteBackups: [], deleteObjects };
-  const deleteBackups = listing.backups.filter((b) => epochMicros(b.endTime) < epochMicros(anchor.endTime)).map((b) => b.id);
-  const first = parseSegment(segmentName(anchor.timeline, lsnValue(anchor.startLsn), anchor.walSegmentSize), anchor.walSegmentSize);
+  const held = new Set<string>();
+  for (const lease of listing.leases ?? []) {
+    if (epochMicros(lease.expiresAt) > nowMicros) held.add(lease.backupId);
+    else deleteObjects.push(LAYOUT.lease(lease.id));
+  }
+  if (!anchor) return { deleteBackups: [], deleteObjects: [...new Set(deleteObjects)] };
+  const older = listing.backups.filter((b) => epochMicros(b.endTime) < epochMicros(anchor.endTime));
+  const leased = older.filter((b) => held.has(b.id));
+  const deleteBackups = older.filter((b) => !held.has(b.id)).map((b) => b.id);
+  // WAL goes before the first segment of the oldest backup kept (backups are sorted by endTime).
+  const oldestKept = leased[0] ?? anchor;
+  const first = parseSegment(segmentName(oldestKept.timeline, lsnValue(oldestKept.startLsn), oldestKept.walSegmentSize), oldestKept.walSegmentSize);
   for (const o of listing.wal) {
     const n = walName(o.name).replace(/\.partial$/, '');
-    const s = parseSegment(n, anchor.walSegmentSize);
+    const s = parseSegment(n, oldestKept.walSegmentSize);
     if (s.timeline < first.timeline || (s.timeline === first.timeline && s.segno < first.segno)) deleteObjects.push(o.name);
   }
-  return { anchor: anchor.id, deleteBackups, deleteObjects: [...new Set(deleteObjects)] };
+  return { anchor: anchor.id, deleteBackups, deleteObjects: [...new Set(deleteObjects)], ...(leased.length ? { leased: leased.map((b) => b.id) } : {}) };
 }
 
 export async function applyRetention(

@@ -149,7 +149,21 @@ export const LAYOUT = {
   wal: (segment: string) => `wal/${segment}`,
   walPartial: (segment: string) => `wal/${segment}.partial`,
   status: 'status.json',
+  leasesPrefix: 'leases/',
+  lease: (id: string) => `leases/${id}.json`,
 } as const;
+
+/**
+ * A restore's claim on its base backup (leases/<id>.json): while it has not expired, retention
+ * keeps that backup and the WAL from its first segment on. The restore renews it while it runs and
+ * deletes it at the end; a restore that died leaves one that expires.
+ */
+export interface RestoreLease {
+  id: string;
+  backupId: string;
+  expiresAt: string;
+  holder?: string;
+}
 
 export interface ArchiveStatus {
   archivedThrough: { time: string; lsn: string; lastObject?: string };

@@ -4,6 +4,7 @@
 // in order; restore_command copies from there, waiting for a segment still on its way. A corrupted
 // or missing object makes restore_command fail fatally, so the server never starts from a
 // silently shortened history, and the error names the object.
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -14,7 +15,7 @@ import type { BaseBackupInfo, RestoreTarget } from '../../../workflows/pitrTypes
 import { epochMicros, isoMicros } from '../../../workflows/pitrTypes';
 import { ConnectionFailed } from '../errors';
 import { listArchive, walChain, walName } from './archive';
-import { ISO_UTC, LAYOUT, PG_BIN, PitrFailed, chownTo, run, serverUser, withClient } from './common';
+import { ISO_UTC, LAYOUT, PG_BIN, PitrFailed, chownTo, run, serverUser, withClient, type RestoreLease } from './common';
 
 export interface RestoreOptions {
   store: GcsStore;
@@ -27,6 +28,8 @@ export interface RestoreOptions {
   /** OS user for the server (default: postgres when the worker is root). */
   runAs?: string;
   replayTimeoutMs: number;
+  /** Who restores (written into the backup's lease, for whoever lists the archive). */
+  holder?: string;
   signal?: AbortSignal;
   onProgress?: (p: { step: string; walDownloaded: number; walTotal: number }) => void;
 }
@@ -62,7 +65,42 @@ done
 `;
 }
 
+/** How long a restore's lease on its backup lasts unless renewed, and how often it is renewed. */
+export const LEASE_SECONDS = 600;
+const LEASE_RENEW_MS = 120_000;
+
+/**
+ * Lease `backupId` for a restore (retention keeps it and its WAL while the lease lasts), renewed
+ * until released. The lease is written before the restore lists the archive, so a retention run
+ * that lists after it keeps the backup; one already past its listing can still remove it, and the
+ * restore then fails naming the missing object.
+ */
+export async function leaseBackup(store: GcsStore, backupId: string, holder?: string): Promise<{ id: string; release: () => Promise<void> }> {
+  const id = `${new Date().toISOString().replace(/[-:.]/g, '')}-${randomUUID()}`;
+  const write = () =>
+    store.writeJson(LAYOUT.lease(id), { id, backupId, expiresAt: isoMicros((Date.now() + LEASE_SECONDS * 1000) * 1000), ...(holder ? { holder } : {}) } satisfies RestoreLease);
+  await write();
+  const timer = setInterval(() => void write().catch(() => undefined), LEASE_RENEW_MS);
+  timer.unref();
+  return {
+    id,
+    release: async () => {
+      clearInterval(timer);
+      await store.delete(LAYOUT.lease(id)).catch(() => undefined); // left behind, it expires
+    },
+  };
+}
+
 export async function restoreToNewCluster(options: RestoreOptions): Promise<RestoreOutcome> {
+  const lease = await leaseBackup(options.store, options.backupId, options.holder);
+  try {
+    return await restoreUnderLease(options);
+  } finally {
+    await lease.release();
+  }
+}
+
+async function restoreUnderLease(options: RestoreOptions): Promise<RestoreOutcome> {
   const t0 = Date.now();
   const { store, dataDirectory: dataDir } = options;
   if (existsSync(dataDir) && (await readdir(dataDir)).length > 0) {
