@@ -4,14 +4,10 @@
 // far and the rows/bytes of the one in flight.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { ChunkResult, FullLoadPlan, LoadChunk, MigrationContext, TableMapping } from '../workflows/types';
+import type { ChunkResult, CopyHeartbeat, FullLoadPlan, LoadChunk, MigrationContext, TableMapping } from '../workflows/types';
 import { compactPlan } from '../workflows/fullLoad';
 import { engineContext, heartbeating, type ActivityDeps } from './context';
 
-export interface CopyHeartbeat {
-  done: string[];
-  current?: { chunkId: string; rows: number; bytes: number };
-}
 
 /** How often waitForSnapshot looks for the holder's snapshot: often at first (the holder starts alongside), then calmly. */
 const SNAPSHOT_POLL_MS = [20, 20, 20, 20, 50, 100, 250];
@@ -86,12 +82,13 @@ export function fullLoadActivities(deps: ActivityDeps) {
           const results: ChunkResult[] = [];
           for (const chunk of chunks) {
             ectx.signal?.throwIfAborted();
-            beat.current = { chunkId: chunk.id, rows: 0, bytes: 0 };
+            const table = `${chunk.table.source.schema}.${chunk.table.source.name}`;
+            beat.current = { chunkId: chunk.id, table, rows: 0, bytes: 0 };
             const result = await engine.copyChunk(
               ectx,
               chunk,
               (p) => {
-                beat.current = { chunkId: chunk.id, ...p };
+                beat.current = { chunkId: chunk.id, table, ...p };
               },
               snapshotId,
             );

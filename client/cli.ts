@@ -33,6 +33,7 @@ import {
   ConnectionConfigError,
   FerryClient,
   loadSpecFile,
+  liveProgress,
   migrationIdFrom,
   MigrationAlreadyRunningError,
   MigrationFailedError,
@@ -167,7 +168,7 @@ const CHECK_LABEL = { pass: 'pass', warning: 'warn', fail: 'FAIL' } as const;
 /** The human `ferry status` view. Pure: tests call it with a fixed `now`. */
 export function renderStatus(s: MigrationStatus, now = Date.now()): string {
   const lines: string[] = [];
-  const p = s.progress;
+  const p = liveProgress(s); // chunks in flight count toward their tables
   const phase = p?.phase ?? s.phase ?? 'unknown';
   lines.push(`Migration ${s.name} (${s.id})`);
   lines.push(`  status   ${s.status}${s.running ? '' : s.closeTime ? ` at ${s.closeTime.toISOString()}` : ''}`);
@@ -270,7 +271,7 @@ export function renderStatus(s: MigrationStatus, now = Date.now()): string {
 
 /** One line for logs and pipes while waiting. */
 export function progressLine(s: MigrationStatus, now = Date.now()): string {
-  const p = s.progress;
+  const p = liveProgress(s);
   const phase = p?.phase ?? s.phase ?? 'unknown';
   let line = `${new Date(now).toISOString()} ${s.id} ${phase}`;
   if (p && p.phase === 'full_load' && p.totals.chunksTotal > 0) {
@@ -402,7 +403,7 @@ class LiveView {
   }
 
   update(s: MigrationStatus): void {
-    const p = s.progress;
+    const p = liveProgress(s);
     const phase = p?.phase ?? s.phase ?? 'unknown';
     if (phase !== this.lastPhase) {
       this.say(progressLine(s));

@@ -21,11 +21,13 @@ import {
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
+  type WorkflowExecutionDescription,
   type WorkflowExecutionInfo,
   type WorkflowExecutionStatusName,
   type WorkflowHandle,
 } from '@temporalio/client';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { connectClient, loadConnectionOptions, TemporalUnreachableError, type ConnectClientOptions } from './connection';
 import {
   abortSignal,
@@ -43,7 +45,7 @@ import {
   type ValidateNowInput,
 } from '../workflows/messages';
 import { parseSpec, SpecError, type MigrationSpec, type MigrationSpecInput } from '../workflows/spec';
-import type { MigrationProgress, MigrationResult, MigrationTuning, Phase, ValidationReport } from '../workflows/types';
+import type { CopyHeartbeat, MigrationProgress, MigrationResult, MigrationTuning, Phase, ValidationReport } from '../workflows/types';
 import type { migrationWorkflow } from '../workflows/migration';
 
 export { connectClient, loadConnectionOptions, describeConnection, namespace, TemporalUnreachableError, ConnectionConfigError } from './connection';
@@ -226,6 +228,40 @@ export interface MigrationStatus extends MigrationSummary {
   failure?: string;
   /** Why progress is missing while running (e.g. no worker polling the task queue). */
   progressUnavailable?: string;
+  /**
+   * Chunks being copied right now, from the copy activities' last heartbeats (running migrations).
+   * `progress` counts a chunk once its activity has completed; liveProgress() adds these.
+   */
+  inFlight?: ChunkInFlight[];
+}
+
+export interface ChunkInFlight {
+  /** TableProgress.source of the chunk's table. */
+  table: string;
+  chunkId: string;
+  rows: number;
+  bytes: number;
+}
+
+/**
+ * `status.progress` with the chunks in flight added to their tables and the totals (a display
+ * view: a chunk that completed between the two reads is counted once, as done).
+ */
+export function liveProgress(status: Pick<MigrationStatus, 'progress' | 'inFlight'>): MigrationProgress | undefined {
+  const p = status.progress;
+  if (!p || !status.inFlight?.length) return p;
+  const tables = p.tables.map((t) => ({ ...t }));
+  const totals = { ...p.totals };
+  const bySource = new Map(tables.map((t) => [t.source, t]));
+  for (const c of status.inFlight) {
+    const t = bySource.get(c.table);
+    if (!t || (t.chunksTotal > 0 && t.chunksDone >= t.chunksTotal)) continue;
+    t.rows += c.rows;
+    t.bytes += c.bytes;
+    totals.rows += c.rows;
+    totals.bytes += c.bytes;
+  }
+  return { ...p, tables, totals };
 }
 
 export interface RequestOptions {
@@ -409,7 +445,14 @@ export class FerryClient {
    * while running, the result once completed), the failure message otherwise.
    */
   async status(idOrName: string, options: RequestOptions = {}): Promise<MigrationStatus> {
-    const summary = await this.describe(idOrName);
+    const id = migrationIdFrom(idOrName);
+    let description: WorkflowExecutionDescription;
+    try {
+      description = await this.handle(id).describe();
+    } catch (err) {
+      throw await this.translate(id, 'describe', err, false);
+    }
+    const summary = summarize(description);
     const status: MigrationStatus = { ...summary, running: summary.status === 'RUNNING' };
     if (summary.status === 'COMPLETED') {
       status.result = await this.handle(summary.id).result();
@@ -426,12 +469,26 @@ export class FerryClient {
     }
     try {
       status.progress = await this.getProgress(summary.id, options);
+      const inFlight = await this.chunksInFlight(description).catch(() => []); // display only: never fails a status
+      if (inFlight.length > 0) status.inFlight = inFlight;
     } catch (err) {
       if (err instanceof TemporalUnreachableError) throw err;
       // A closed workflow answers queries only through a worker that can replay it.
       status.progressUnavailable = describeQueryFailure(err);
     }
     return status;
+  }
+
+  /** The chunk each running copy activity reported last in its heartbeat. */
+  private async chunksInFlight(description: WorkflowExecutionDescription): Promise<ChunkInFlight[]> {
+    const out: ChunkInFlight[] = [];
+    for (const a of description.raw.pendingActivities ?? []) {
+      if (a.activityType?.name !== 'copyChunks' || !a.heartbeatDetails?.payloads?.length) continue;
+      const [beat] = (await decodeArrayFromPayloads(this.client.options.loadedDataConverter, a.heartbeatDetails.payloads)) as [CopyHeartbeat | undefined];
+      const c = beat?.current;
+      if (c?.table !== undefined) out.push({ table: c.table, chunkId: c.chunkId, rows: c.rows, bytes: c.bytes });
+    }
+    return out;
   }
 
   /** Migrations in the namespace, newest first (visibility query on WorkflowType and FerryPhase). */

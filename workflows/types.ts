@@ -195,6 +195,16 @@ export interface ValidateOptions {
   rowCap?: number;
 }
 
+/**
+ * The details a copyChunks activity heartbeats: the chunks of its batch done so far, and the one
+ * being copied (its table as TableProgress.source, rows and bytes so far). A retry skips `done`;
+ * `ferry status` shows `current` as the table's copy in flight.
+ */
+export interface CopyHeartbeat {
+  done: string[];
+  current?: { chunkId: string; table?: string; rows: number; bytes: number };
+}
+
 export interface TableProgress {
   source: string;
   target: string;

@@ -5,7 +5,8 @@ import { Context } from '@temporalio/activity';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { createDatabasePair, devSpec, repoRoot, sql, temporalAddress } from '../support/env';
 import { captureIo } from '../support/cli';
-import { main } from '../../client/cli';
+import { formatCount, main, renderStatus } from '../../client/cli';
+import { FerryClient, liveProgress, type MigrationStatus } from '../../client/index';
 import { loadDemoData } from '../support/dataset';
 import { tableChecksums, tablesAnalyzed } from '../support/checksums';
 import { historyText } from '../support/history';
@@ -151,6 +152,33 @@ describe('offline PostgreSQL -> PostgreSQL migration', () => {
     expect(history).toContain('env:FERRY_SOURCE_PASSWORD');
     expect(history).not.toContain(process.env.FERRY_SOURCE_PASSWORD);
     expect(history).not.toContain(process.env.FERRY_TARGET_PASSWORD);
+  });
+
+  it('status shows the copy of a whole table while it is in flight, from the copy activity\'s heartbeat', async () => {
+    const pair = await createDatabasePair('e2e');
+    drops.push(pair.drop);
+    // One whole chunk of ~450 MB on the wire (the values compress, so the table is small and quick
+    // to make): its copy takes seconds, and heartbeats (each second at most) report it midway.
+    await sql('source', pair.name, `CREATE TABLE public.big (id bigint PRIMARY KEY, pad text NOT NULL);
+      INSERT INTO public.big SELECT g, repeat(chr(97 + g % 26), 1100) FROM generate_series(1, 400000) g`);
+    // One stream: the table is all of the load, and on two streams it would be split as the long pole.
+    const handle = await start(pair.name, { parallelism: 1 });
+    const ferry = new FerryClient(testFerry.ferry.env.client);
+    const midway = (s: MigrationStatus) => (s.inFlight ?? []).some((c) => c.table === 'public.big' && c.bytes > 0);
+    const seen = await waitFor(() => ferry.status(handle.workflowId), (s) => midway(s) || !s.running, 90_000, 'public.big in flight');
+    expect(midway(seen)).toBe(true);
+    const chunk = seen.inFlight!.find((c) => c.table === 'public.big')!;
+    expect(chunk.chunkId).toBe('"public"."big"'); // whole, one chunk
+    const recorded = seen.progress!.tables.find((t) => t.source === 'public.big')!;
+    expect(recorded.chunksDone).toBe(0);
+    const live = liveProgress(seen)!.tables.find((t) => t.source === 'public.big')!;
+    expect(live.bytes).toBe(recorded.bytes + chunk.bytes);
+    expect(live.rows).toBeGreaterThan(0);
+    // The human view shows the rows in flight (none of the table's are recorded as done yet).
+    expect(renderStatus(seen)).toContain(`${formatCount(live.rows)} rows`);
+    const result = await handle.result();
+    expect(result.outcome).toBe('completed');
+    expect(result.progress.tables.find((t) => t.source === 'public.big')!.rows).toBe(400000);
   });
 
   it('abort during the full load leaves the source writable and no Ferry objects on either side', async () => {

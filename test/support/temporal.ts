@@ -85,6 +85,7 @@ export async function startTestFerry(options: { workerId?: string } = {}): Promi
     workflowBundle: await workflowBundle(),
     activities,
     dataConverter: ferryDataConverter,
+    maxHeartbeatThrottleInterval: '1 second', // as worker/createWorker.ts: heartbeats reach the server (and `ferry status`) every second
   });
   const running = worker.run();
   return {

@@ -28,6 +28,7 @@ import {
   RequestRejectedError,
   RequestTimedOutError,
   TemporalUnreachableError,
+  liveProgress,
   type MigrationProgress,
   type MigrationStatus,
 } from '../../client/index';
@@ -194,6 +195,26 @@ describe('status rendering', () => {
     expect(text).toMatch(/legacy\.audit_log -> archive\.audit_log\s+\[#{24}\] 100%/);
     // Half the bytes in 5 minutes: about 5 more minutes.
     expect(text).toMatch(/total\s+\[#+-+\] 50%\s+1,010 rows, 50\.0 MB of ~100\.0 MB, ETA 5m00s/);
+  });
+
+  it('counts the chunks in flight (from heartbeats) toward their tables, the total and the ETA; a done table gets none', () => {
+    const live: MigrationStatus = {
+      ...status,
+      inFlight: [
+        { table: 'public.orders', chunkId: '"public"."orders"#ctid[100,200)', rows: 500, bytes: 25_000_000 },
+        { table: 'legacy.audit_log', chunkId: '"legacy"."audit_log"', rows: 10, bytes: 1000 }, // done meanwhile: not again
+      ],
+    };
+    const p = liveProgress(live)!;
+    expect(p.tables[0]).toMatchObject({ rows: 1500, bytes: 75_000_000, chunksDone: 2 });
+    expect(p.tables[1]).toMatchObject({ rows: 10, bytes: 1000 });
+    expect(p.totals).toMatchObject({ rows: 1510, bytes: 75_001_000 });
+    expect(progress.tables[0]!.bytes).toBe(50_000_000); // the status itself is left as it was
+    const text = renderStatus(live, now);
+    expect(text).toMatch(/public\.orders\s+\[#{18}-{6}\] 75%\s+1,500 rows, 75\.0 MB of ~100\.0 MB/);
+    // Three quarters in 5 minutes: 1m40s more.
+    expect(text).toMatch(/total\s+\[#+-+\] 75%\s+1,510 rows, 75\.0 MB of ~100\.0 MB, ETA 1m40s/);
+    expect(liveProgress(status)).toBe(progress);
   });
 
   it('shows the precheck items, the last error and the validation table', () => {
