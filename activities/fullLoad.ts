@@ -8,7 +8,6 @@ import type { ChunkResult, CopyHeartbeat, FullLoadPlan, LoadChunk, MigrationCont
 import { compactPlan } from '../workflows/fullLoad';
 import { engineContext, heartbeating, type ActivityDeps } from './context';
 
-
 /** How often waitForSnapshot looks for the holder's snapshot: often at first (the holder starts alongside), then calmly. */
 const SNAPSHOT_POLL_MS = [20, 20, 20, 20, 50, 100, 250];
 

@@ -431,10 +431,13 @@ export class FerryClient {
 
   /** Execution status and search attributes, without asking a worker. */
   async describe(idOrName: string): Promise<MigrationSummary> {
-    const id = migrationIdFrom(idOrName);
+    return summarize(await this.describeExecution(migrationIdFrom(idOrName)));
+  }
+
+  /** The server's whole description (pending activities too), errors translated as describe's. */
+  private async describeExecution(id: string): Promise<WorkflowExecutionDescription> {
     try {
-      const d = await this.handle(id).describe();
-      return summarize(d);
+      return await this.handle(id).describe();
     } catch (err) {
       throw await this.translate(id, 'describe', err, false);
     }
@@ -445,13 +448,7 @@ export class FerryClient {
    * while running, the result once completed), the failure message otherwise.
    */
   async status(idOrName: string, options: RequestOptions = {}): Promise<MigrationStatus> {
-    const id = migrationIdFrom(idOrName);
-    let description: WorkflowExecutionDescription;
-    try {
-      description = await this.handle(id).describe();
-    } catch (err) {
-      throw await this.translate(id, 'describe', err, false);
-    }
+    const description = await this.describeExecution(migrationIdFrom(idOrName));
     const summary = summarize(description);
     const status: MigrationStatus = { ...summary, running: summary.status === 'RUNNING' };
     if (summary.status === 'COMPLETED') {
