@@ -556,7 +556,7 @@ async function main(): Promise<void> {
   lines.push(
     'Notes: the workflow\'s own RPO metric (pitrStatus query, search attribute FerryLagSeconds) is updated between stream slices (every 300 s by default), so per-second ' +
       `sampling reads the archivedThrough the stream writes to status.json after each upload, which is the same value. ${slices} ` +
-      `Every partial upload is a whole WAL segment, ${settings.seg} here (docs/pitr.md, limits).`,
+      `Every partial upload is a whole WAL segment (${settings.seg} here), gzipped (docs/pitr.md, limits).`,
   );
   const md = `${lines.join('\n')}\n`;
   writeFileSync(cfg.report, md);

@@ -3,7 +3,13 @@
 // segment arithmetic and the archive's object layout. Plain code, no Temporal imports.
 import { spawn } from 'node:child_process';
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
+import { createGunzip, createGzip } from 'node:zlib';
 import pg from 'pg';
 import { AuthenticationFailed, ConnectionFailed, FerryError } from '../errors';
 
@@ -170,4 +176,44 @@ export interface ArchiveStatus {
   timeline: number;
   walSegmentSize: number;
   updatedAt: string;
+}
+
+// ---- WAL objects are stored gzipped (level 1: ~0.1 s for a full 16 MB segment, 18x smaller on
+// this machine's WAL; a partial segment is mostly zeros and shrinks to a fraction of a MB). A
+// WAL file never starts with gzip's magic (it starts with a page header), so a download is
+// recognized by its first bytes, and objects archived before compression restore as they are.
+
+/** Metadata of a gzipped WAL object (for whoever lists the bucket; readers go by the magic). */
+export const GZIP_METADATA = { 'ferry-encoding': 'gzip' } as const;
+
+/**
+ * Write `src` gzipped to `dst`, reading `src` once (a snapshot of a file still being appended to).
+ * Returns the md5 (base64, as GCS gives it) of what was read: stored as `ferry-raw-md5`, it lets a
+ * new stream slice tell that a spooled segment is archived already.
+ */
+export async function gzipFile(src: string, dst: string): Promise<{ rawMd5: string }> {
+  const md5 = createHash('md5');
+  const hashing = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      md5.update(chunk);
+      done(null, chunk);
+    },
+  });
+  await pipeline(createReadStream(src), hashing, createGzip({ level: 1 }), createWriteStream(dst));
+  return { rawMd5: md5.digest('base64') };
+}
+
+/** If `file` is gzipped, replace it by its content; a plain file is left as it is. */
+export async function gunzipInPlace(file: string): Promise<void> {
+  const fh = await open(file, 'r');
+  const head = Buffer.alloc(2);
+  try {
+    await fh.read(head, 0, 2, 0);
+  } finally {
+    await fh.close();
+  }
+  if (head[0] !== 0x1f || head[1] !== 0x8b) return;
+  const plain = `${file}.gunzip`;
+  await pipeline(createReadStream(file), createGunzip(), createWriteStream(plain));
+  await rename(plain, file);
 }

@@ -15,7 +15,7 @@ import type { BaseBackupInfo, RestoreTarget } from '../../../workflows/pitrTypes
 import { epochMicros, isoMicros } from '../../../workflows/pitrTypes';
 import { ConnectionFailed } from '../errors';
 import { listArchive, walChain, walName } from './archive';
-import { ISO_UTC, LAYOUT, PG_BIN, PitrFailed, chownTo, run, serverUser, withClient, type RestoreLease } from './common';
+import { ISO_UTC, LAYOUT, PG_BIN, PitrFailed, chownTo, gunzipInPlace, run, serverUser, withClient, type RestoreLease } from './common';
 
 export interface RestoreOptions {
   store: GcsStore;
@@ -176,6 +176,7 @@ async function restoreUnderLease(options: RestoreOptions): Promise<RestoreOutcom
             if (!(err instanceof ObjectMissing) || !o.name.endsWith('.partial')) throw err;
             await store.downloadFile(LAYOUT.wal(seg), path.join(staging, `.${seg}.tmp`));
           });
+          await gunzipInPlace(path.join(staging, `.${seg}.tmp`));
           await run('mv', [path.join(staging, `.${seg}.tmp`), path.join(staging, seg)]);
           await chownTo(user, path.join(staging, seg));
         } catch (err) {

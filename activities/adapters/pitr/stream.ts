@@ -5,7 +5,7 @@
 // segment). Each interval it then records `archivedThrough` (status.json): a server time before
 // which every commit is in the archive (see docs/pitr.md for why that holds).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checksumFile, type GcsStore } from '../gcs';
@@ -13,7 +13,7 @@ import type { StreamSliceResult } from '../../../workflows/pitrTypes';
 import { lsnValue } from '../../../workflows/pitrTypes';
 import { ConnectionFailed } from '../errors';
 import { checkArchivingPossible } from './basebackup';
-import { ISO_UTC, LAYOUT, PG_BIN, SEGMENT_RE, pgEnv, segmentName, withClient, type ArchiveStatus, type PgConn } from './common';
+import { GZIP_METADATA, ISO_UTC, LAYOUT, PG_BIN, SEGMENT_RE, gzipFile, gunzipInPlace, pgEnv, segmentName, withClient, type ArchiveStatus, type PgConn } from './common';
 
 export interface StreamOptions {
   conn: PgConn;
@@ -55,6 +55,7 @@ async function seedSpool(store: GcsStore, spool: string): Promise<void> {
   const newest = objects[objects.length - 1];
   if (!newest) return;
   await store.downloadFile(LAYOUT.walPrefix + newest, path.join(spool, newest));
+  await gunzipInPlace(path.join(spool, newest));
 }
 
 /**
@@ -82,7 +83,9 @@ export async function streamWal(options: StreamOptions): Promise<StreamSliceResu
   // seedSpool just fetched it, and the archive has it: not uploaded again when it holds these bytes.
   for (const f of (await readdir(spoolDir)).filter((x) => SEGMENT_RE.test(x))) {
     const [archived] = await store.list(LAYOUT.wal(f));
-    if (archived?.name === LAYOUT.wal(f) && archived.md5 === (await checksumFile(path.join(spoolDir, f))).md5) uploaded.set(f, 0);
+    // A gzipped object records the md5 of its content; one archived before compression is its content.
+    const archivedMd5 = archived?.metadata['ferry-raw-md5'] ?? archived?.md5;
+    if (archived?.name === LAYOUT.wal(f) && archivedMd5 === (await checksumFile(path.join(spoolDir, f))).md5) uploaded.set(f, 0);
   }
   let lastPartialLsn: bigint | undefined;
 
@@ -106,7 +109,11 @@ export async function streamWal(options: StreamOptions): Promise<StreamSliceResu
     const files = (await readdir(spoolDir)).filter((f) => SEGMENT_RE.test(f)).sort();
     for (const f of files) {
       if (uploaded.has(f)) continue;
-      const stored = await store.uploadFile(path.join(spoolDir, f), LAYOUT.wal(f), { 'ferry-wal': 'segment' });
+      const packed = path.join(spoolDir, `.upload-${f}.gz`);
+      const { rawMd5 } = await gzipFile(path.join(spoolDir, f), packed);
+      const stored = await store
+        .uploadFile(packed, LAYOUT.wal(f), { 'ferry-wal': 'segment', 'ferry-raw-md5': rawMd5, ...GZIP_METADATA })
+        .finally(() => rm(packed, { force: true }));
       await store.delete(LAYOUT.walPartial(f));
       uploaded.set(f, 0);
       result.bytesUploaded += stored.size;
@@ -159,11 +166,19 @@ export async function streamWal(options: StreamOptions): Promise<StreamSliceResu
       result.partialsSkipped = (result.partialsSkipped ?? 0) + 1;
     } else if (partial && (lastPartialLsn === undefined || want > lastPartialLsn)) {
       const seg = partial.replace(/\.partial$/, '');
-      // pg_receivewal keeps appending: upload a snapshot, so checksum and content agree.
-      const snapshot = path.join(spoolDir, `.upload-${seg}`);
-      await copyFile(path.join(spoolDir, partial), snapshot);
+      // pg_receivewal keeps appending: upload a snapshot (gzipped as it is read), so checksum and content agree.
+      const snapshot = path.join(spoolDir, `.upload-${seg}.partial.gz`);
+      try {
+        await gzipFile(path.join(spoolDir, partial), snapshot);
+      } catch (err) {
+        await rm(snapshot, { force: true });
+        // pg_receivewal completed the segment since the listing (renamed it): it goes up as a
+        // completed segment, and the next cycle publishes. (This failed the slice until now.)
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw err;
+      }
       const stored = await store
-        .uploadFile(snapshot, LAYOUT.walPartial(seg), { 'ferry-wal': 'partial', 'ferry-lsn': point.lsn })
+        .uploadFile(snapshot, LAYOUT.walPartial(seg), { 'ferry-wal': 'partial', 'ferry-lsn': point.lsn, ...GZIP_METADATA })
         .finally(() => rm(snapshot, { force: true }));
       result.bytesUploaded += stored.size;
       result.objectsUploaded += 1;
