@@ -11,7 +11,7 @@ import { takeBaseBackup } from './adapters/pitr/basebackup';
 import { ensureSlot, streamWal } from './adapters/pitr/stream';
 import { applyRetention, computeInventory, listArchive } from './adapters/pitr/archive';
 import { restoreToNewCluster, stopCluster } from './adapters/pitr/restore';
-import { LAYOUT, type PgConn } from './adapters/pitr/common';
+import type { PgConn } from './adapters/pitr/common';
 import { toFailure } from './context';
 import type {
   ArchiveInventory,
@@ -188,8 +188,7 @@ export function createPitrActivities(deps: PitrDeps) {
     async pitrApplyRetention(input: { storage: PitrStorage; retentionSeconds: number; nowIso: string }): Promise<RetentionResult> {
       return heartbeating(async () => {
         const { plan, inventory } = await applyRetention(store(input.storage), epochMicros(input.nowIso), input.retentionSeconds);
-        const deletedWal = plan.deleteObjects.filter((n) => !n.startsWith(LAYOUT.leasesPrefix)).length; // expired leases are not WAL
-        return { deletedBackups: plan.deleteBackups, deletedWal, keptFrom: plan.anchor, ...(plan.leased ? { leased: plan.leased } : {}), inventory };
+        return { deletedBackups: plan.deleteBackups, deletedWal: plan.deleteObjects.length, keptFrom: plan.anchor, ...(plan.leased ? { leased: plan.leased } : {}), inventory };
       });
     },
 

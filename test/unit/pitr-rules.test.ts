@@ -151,12 +151,14 @@ describe('retention', () => {
     expect(held.leased).toEqual(['b1']);
     // b1's WAL (from its first segment, 2) stays; only the completed segment's partial goes.
     expect(held.deleteObjects).toEqual(['wal/000000010000000000000007.partial']);
+    expect(held.expiredLeases).toEqual([]);
     // Expired at now: pruned as without a lease, and the lease object too.
     l.leases = [{ id: 'r1', backupId: 'b1', expiresAt: at(30) }];
     const expired = planRetention(l, t0 + 30_000_000, 12);
     expect(expired.deleteBackups).toEqual(['b1']);
     expect(expired.leased).toBeUndefined();
-    expect(expired.deleteObjects.sort()).toEqual(['leases/r1.json', 'wal/000000010000000000000002', 'wal/000000010000000000000003', 'wal/000000010000000000000007.partial']);
+    expect(expired.deleteObjects.sort()).toEqual(['wal/000000010000000000000002', 'wal/000000010000000000000003', 'wal/000000010000000000000007.partial']);
+    expect(expired.expiredLeases).toEqual(['leases/r1.json']);
   });
 
   it('removes abandoned unfinished backups once they are older than the window', () => {

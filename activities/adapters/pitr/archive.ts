@@ -127,6 +127,8 @@ export interface RetentionPlan {
   deleteObjects: string[];
   /** Backups older than the anchor kept because a restore holds a lease on them. */
   leased?: string[];
+  /** Lease objects past their expiry (a restore that died): removed, and not counted as WAL. */
+  expiredLeases: string[];
 }
 
 /**
@@ -152,11 +154,12 @@ export function planRetention(listing: ArchiveListing, nowMicros: number, window
     if (inc.objects.every((o) => epochMicros(o.updated) < cutoff)) deleteObjects.push(...inc.objects.map((o) => o.name));
   }
   const held = new Set<string>();
+  const expiredLeases: string[] = [];
   for (const lease of listing.leases ?? []) {
     if (epochMicros(lease.expiresAt) > nowMicros) held.add(lease.backupId);
-    else deleteObjects.push(LAYOUT.lease(lease.id));
+    else expiredLeases.push(LAYOUT.lease(lease.id));
   }
-  if (!anchor) return { deleteBackups: [], deleteObjects: [...new Set(deleteObjects)] };
+  if (!anchor) return { deleteBackups: [], deleteObjects, expiredLeases };
   const older = listing.backups.filter((b) => epochMicros(b.endTime) < epochMicros(anchor.endTime));
   const leased = older.filter((b) => held.has(b.id));
   const deleteBackups = older.filter((b) => !held.has(b.id)).map((b) => b.id);
@@ -168,7 +171,7 @@ export function planRetention(listing: ArchiveListing, nowMicros: number, window
     const s = parseSegment(n, oldestKept.walSegmentSize);
     if (s.timeline < first.timeline || (s.timeline === first.timeline && s.segno < first.segno)) deleteObjects.push(o.name);
   }
-  return { anchor: anchor.id, deleteBackups, deleteObjects: [...new Set(deleteObjects)], ...(leased.length ? { leased: leased.map((b) => b.id) } : {}) };
+  return { anchor: anchor.id, deleteBackups, deleteObjects: [...new Set(deleteObjects)], expiredLeases, ...(leased.length ? { leased: leased.map((b) => b.id) } : {}) };
 }
 
 export async function applyRetention(
@@ -184,6 +187,6 @@ export async function applyRetention(
     await store.delete(LAYOUT.backupManifest(id));
     for (const o of backup.objects) await store.delete(o.name);
   }
-  for (const name of plan.deleteObjects) await store.delete(name);
+  for (const name of [...plan.deleteObjects, ...plan.expiredLeases]) await store.delete(name);
   return { plan, inventory: computeInventory(await listArchive(store)) };
 }
