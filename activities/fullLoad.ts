@@ -9,7 +9,7 @@ import { compactPlan } from '../workflows/fullLoad';
 import { engineContext, heartbeating, type ActivityDeps } from './context';
 
 /** How often waitForSnapshot looks for the holder's snapshot: often at first (the holder starts alongside), then calmly. */
-const SNAPSHOT_POLL_MS = [20, 20, 20, 20, 50, 100, 250];
+const SNAPSHOT_POLL_MS = [10, 10, 10, 10, 10, 20, 50, 100, 250];
 
 /** Full-load activities heartbeat at least this often: a cancellation reaches an activity only with a heartbeat's answer. */
 const FULL_LOAD_HEARTBEAT_MS = 1_000;

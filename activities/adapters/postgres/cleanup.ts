@@ -5,7 +5,7 @@ import type pg from 'pg';
 import type { TableRef } from '../../../workflows/types';
 import type { CleanupOptions, EngineContext } from '../engine';
 import { existingTables } from './catalog';
-import { classifyError, closeClient, connectEndpoint, inTransaction } from './connect';
+import { classifyError, closeIdleSessions, inTransaction, withSession } from './connect';
 import { currentLocation, resolveOnTarget } from './objects';
 import { qualify, quoteIdent } from './sql';
 import { readProvisioned, removeState, writeProvisioned, type ProvisionedObject } from './state';
@@ -100,13 +100,14 @@ async function dropProvisioned(c: pg.Client, ctx: EngineContext, options: Cleanu
 }
 
 export async function cleanup(ctx: EngineContext, options: CleanupOptions): Promise<void> {
-  const tgt = await connectEndpoint(ctx.target);
   try {
-    if (options.aborted) await dropProvisioned(tgt, ctx, options);
-    if (options.aborted || !ctx.spec.cleanup.keepState) await removeState(tgt, ctx.migrationId);
+    await withSession(ctx.target, async (tgt) => {
+      if (options.aborted) await dropProvisioned(tgt, ctx, options);
+      if (options.aborted || !ctx.spec.cleanup.keepState) await removeState(tgt, ctx.migrationId);
+    });
   } catch (err) {
     throw classifyError(err, ctx.target);
-  } finally {
-    await closeClient(tgt);
   }
+  // The migration is over: no idle Ferry session stays on its databases (connect.ts keeps them between steps).
+  await closeIdleSessions([ctx.source, ctx.target]);
 }

@@ -23,7 +23,7 @@ import type { ChunkResult, LoadChunk, TableMapping, TableRef } from '../../../wo
 import type { CopyProgress, EngineContext } from '../engine';
 import { ConnectionFailed, CopyFailed, FerryError, SnapshotLost } from '../errors';
 import { integerKey, leafPartitions, needsTextFormat, relationSize, relkindOf } from './catalog';
-import { cancelOnAbort, classifyError, closeClient, connectEndpoint, isConnectionLoss, leaseSession, pgCode, releaseSession, serverVersionNum } from './connect';
+import { cancelOnAbort, classifyError, isConnectionLoss, leaseSession, pgCode, releaseSession, serverVersionNum, withSessions } from './connect';
 import { CopyDataOut, copyDataIn, startCopyOut } from './copystream';
 import { buildIndexes, earlyIndexStatements, indexBuildSettings } from './indexes';
 import { mapSchema } from './selection';
@@ -172,45 +172,41 @@ export function wholeTableLimit(wholeTableMaxMB: number, totalBytes: number, par
  * the streams still have other tables to copy.
  */
 export async function planFullLoad(ctx: EngineContext, tables: TableMapping[]): Promise<LoadChunk[]> {
-  const src = await connectEndpoint(ctx.source);
-  let tgt: pg.Client | undefined;
   try {
-    const units = await copyUnits(ctx, src, tables);
-    tgt = await connectEndpoint(ctx.target);
-    await ensureState(tgt);
-    let splits = await recordedSplits(tgt, ctx.migrationId);
-    const fresh: [string, TableSplit][] = [];
-    const totalBytes = units.reduce((sum, u) => sum + u.estimatedBytes, 0);
-    const targetBytes = plannedChunkBytes(ctx.spec.fullLoad.chunkTargetMB, totalBytes, ctx.spec.parallelism);
-    // An activity scheduled before wholeTableMaxMB existed carries a spec without it: the default then.
-    const wholeUpTo = wholeTableLimit(ctx.spec.fullLoad.wholeTableMaxMB ?? 1024, totalBytes, ctx.spec.parallelism);
-    const version = await serverVersionNum(src);
-    for (const unit of units) {
-      const key = qualify(unit.source.schema, unit.source.name);
-      if (!splits.has(key)) fresh.push([key, await decideSplit(src, unit.source, targetBytes, version, wholeUpTo)]);
-    }
-    if (fresh.length > 0) {
-      // First writer wins (two planners racing record one split); then read back what is recorded.
-      await tgt.query(
-        `INSERT INTO ${PLAN_TABLE} (migration_id, source_table, split)
-         SELECT $1, t, s FROM unnest($2::text[], $3::jsonb[]) AS x(t, s) ON CONFLICT (migration_id, source_table) DO NOTHING`,
-        [ctx.migrationId, fresh.map(([k]) => k), fresh.map(([, s]) => JSON.stringify(s))],
-      );
-      splits = await recordedSplits(tgt, ctx.migrationId);
-    }
-    // Largest table first; a table's ranges together, in key (block) order.
-    const sized: { chunk: LoadChunk; bytes: number; table: string; at: number }[] = [];
-    for (const unit of units) {
-      const table = qualify(unit.source.schema, unit.source.name);
-      const chunks = chunksOf(unit, splits.get(table) ?? { kind: 'whole' });
-      chunks.forEach((chunk, at) => sized.push({ chunk, bytes: unit.estimatedBytes, table, at }));
-    }
-    return sized.sort((a, b) => b.bytes - a.bytes || a.table.localeCompare(b.table) || a.at - b.at).map((x) => x.chunk);
+    return await withSessions(ctx, async (src, tgt) => {
+      const units = await copyUnits(ctx, src, tables);
+      await ensureState(tgt);
+      let splits = await recordedSplits(tgt, ctx.migrationId);
+      const fresh: [string, TableSplit][] = [];
+      const totalBytes = units.reduce((sum, u) => sum + u.estimatedBytes, 0);
+      const targetBytes = plannedChunkBytes(ctx.spec.fullLoad.chunkTargetMB, totalBytes, ctx.spec.parallelism);
+      // An activity scheduled before wholeTableMaxMB existed carries a spec without it: the default then.
+      const wholeUpTo = wholeTableLimit(ctx.spec.fullLoad.wholeTableMaxMB ?? 1024, totalBytes, ctx.spec.parallelism);
+      const version = await serverVersionNum(src);
+      for (const unit of units) {
+        const key = qualify(unit.source.schema, unit.source.name);
+        if (!splits.has(key)) fresh.push([key, await decideSplit(src, unit.source, targetBytes, version, wholeUpTo)]);
+      }
+      if (fresh.length > 0) {
+        // First writer wins (two planners racing record one split); then read back what is recorded.
+        await tgt.query(
+          `INSERT INTO ${PLAN_TABLE} (migration_id, source_table, split)
+           SELECT $1, t, s FROM unnest($2::text[], $3::jsonb[]) AS x(t, s) ON CONFLICT (migration_id, source_table) DO NOTHING`,
+          [ctx.migrationId, fresh.map(([k]) => k), fresh.map(([, s]) => JSON.stringify(s))],
+        );
+        splits = await recordedSplits(tgt, ctx.migrationId);
+      }
+      // Largest table first; a table's ranges together, in key (block) order.
+      const sized: { chunk: LoadChunk; bytes: number; table: string; at: number }[] = [];
+      for (const unit of units) {
+        const table = qualify(unit.source.schema, unit.source.name);
+        const chunks = chunksOf(unit, splits.get(table) ?? { kind: 'whole' });
+        chunks.forEach((chunk, at) => sized.push({ chunk, bytes: unit.estimatedBytes, table, at }));
+      }
+      return sized.sort((a, b) => b.bytes - a.bytes || a.table.localeCompare(b.table) || a.at - b.at).map((x) => x.chunk);
+    });
   } catch (err) {
-    throw classifyError(err, tgt ? ctx.target : ctx.source);
-  } finally {
-    await closeClient(src);
-    if (tgt) await closeClient(tgt);
+    throw classifyError(err, ctx.target);
   }
 }
 

@@ -6,7 +6,7 @@ import type { TableMapping } from '../../../workflows/types';
 import type { EngineContext } from '../engine';
 import { SchemaCopyFailed, TargetConflict } from '../errors';
 import { existingSchemas } from './catalog';
-import { classifyError, closeClient, connectEndpoint, inTransaction, serverVersionNum } from './connect';
+import { classifyError, inTransaction, serverVersionNum, withSession } from './connect';
 import { displayName, qualify, quoteIdent } from './sql';
 import { currentLocation } from './objects';
 import { readProvisioned, updateCreatedSchemas, type ProvisionedObject } from './state';
@@ -84,82 +84,81 @@ async function schemaIsEmpty(c: pg.Client, schema: string): Promise<boolean> {
 
 export async function applyRenames(ctx: EngineContext, tables: TableMapping[]): Promise<void> {
   const rename = ctx.spec.rename;
-  const tgt = await connectEndpoint(ctx.target);
   try {
-    const state = await readProvisioned(tgt, ctx.migrationId);
-    const objects = state?.objects ?? [];
-    let created = [...(state?.createdSchemas ?? [])];
-    await inTransaction(tgt, async () => {
-      // 1. Schemas: rename a schema Ferry created when the new name is free; otherwise move Ferry's objects into it.
-      const sourceSchemas = new Set([...tables.map((t) => t.source.schema), ...objects.map((o) => o.schema)]);
-      for (const s of [...sourceSchemas].sort()) {
-        const t = rename.schemas[s];
-        if (t === undefined || t === s) continue;
-        const have = await existingSchemas(tgt, [s, t]);
-        if (!have.has(s)) continue; // done by an earlier attempt
-        if (!have.has(t) && created.includes(s)) {
-          await tgt.query(`ALTER SCHEMA ${quoteIdent(s)} RENAME TO ${quoteIdent(t)}`);
-          created = created.map((x) => (x === s ? t : x));
-          continue;
-        }
-        if (!have.has(t)) {
-          await tgt.query(`CREATE SCHEMA ${quoteIdent(t)}`);
-          created.push(t);
-        }
-        if (objects.length > 0) {
-          // Tables first: their row types, owned sequences and indexes go with them.
-          const order = ['table', 'view', 'sequence', 'type', 'domain', 'function', 'procedure', 'aggregate'];
-          for (const o of [...objects].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind))) await moveObject(tgt, o, s, t);
-          const relations = objects.filter((o) => o.kind === 'table' || (o.kind === 'view' && o.materialized));
-          await moveStatistics(tgt, relations.flatMap((o) => (o.targetOid === undefined ? [] : [o.targetOid])), s, t);
-        } else {
-          const moved: number[] = [];
-          for (const m of tables.filter((x) => x.source.schema === s)) {
-            if (!(await tableExists(tgt, s, m.source.name))) continue;
-            await tgt.query(`ALTER TABLE ${qualify(s, m.source.name)} SET SCHEMA ${quoteIdent(t)}`);
-            const r = await tgt.query<{ oid: string }>('SELECT $1::regclass::oid::int8 AS oid', [qualify(t, m.source.name)]);
-            moved.push(Number(r.rows[0]!.oid));
+    await withSession(ctx.target, async (tgt) => {
+      const state = await readProvisioned(tgt, ctx.migrationId);
+      const objects = state?.objects ?? [];
+      let created = [...(state?.createdSchemas ?? [])];
+      await inTransaction(tgt, async () => {
+        // 1. Schemas: rename a schema Ferry created when the new name is free; otherwise move Ferry's objects into it.
+        const sourceSchemas = new Set([...tables.map((t) => t.source.schema), ...objects.map((o) => o.schema)]);
+        for (const s of [...sourceSchemas].sort()) {
+          const t = rename.schemas[s];
+          if (t === undefined || t === s) continue;
+          const have = await existingSchemas(tgt, [s, t]);
+          if (!have.has(s)) continue; // done by an earlier attempt
+          if (!have.has(t) && created.includes(s)) {
+            await tgt.query(`ALTER SCHEMA ${quoteIdent(s)} RENAME TO ${quoteIdent(t)}`);
+            created = created.map((x) => (x === s ? t : x));
+            continue;
           }
-          await moveStatistics(tgt, moved, s, t);
+          if (!have.has(t)) {
+            await tgt.query(`CREATE SCHEMA ${quoteIdent(t)}`);
+            created.push(t);
+          }
+          if (objects.length > 0) {
+            // Tables first: their row types, owned sequences and indexes go with them.
+            const order = ['table', 'view', 'sequence', 'type', 'domain', 'function', 'procedure', 'aggregate'];
+            for (const o of [...objects].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind))) await moveObject(tgt, o, s, t);
+            const relations = objects.filter((o) => o.kind === 'table' || (o.kind === 'view' && o.materialized));
+            await moveStatistics(tgt, relations.flatMap((o) => (o.targetOid === undefined ? [] : [o.targetOid])), s, t);
+          } else {
+            const moved: number[] = [];
+            for (const m of tables.filter((x) => x.source.schema === s)) {
+              if (!(await tableExists(tgt, s, m.source.name))) continue;
+              await tgt.query(`ALTER TABLE ${qualify(s, m.source.name)} SET SCHEMA ${quoteIdent(t)}`);
+              const r = await tgt.query<{ oid: string }>('SELECT $1::regclass::oid::int8 AS oid', [qualify(t, m.source.name)]);
+              moved.push(Number(r.rows[0]!.oid));
+            }
+            await moveStatistics(tgt, moved, s, t);
+          }
+          if (created.includes(s) && (await schemaIsEmpty(tgt, s))) {
+            await tgt.query(`DROP SCHEMA ${quoteIdent(s)}`);
+            created = created.filter((x) => x !== s);
+          }
         }
-        if (created.includes(s) && (await schemaIsEmpty(tgt, s))) {
-          await tgt.query(`DROP SCHEMA ${quoteIdent(s)}`);
-          created = created.filter((x) => x !== s);
+
+        // 2. Tables, inside their (mapped) schema.
+        for (const m of tables) {
+          if (m.source.name === m.target.name) continue;
+          const schema = m.target.schema;
+          const from = await tableExists(tgt, schema, m.source.name);
+          const to = await tableExists(tgt, schema, m.target.name);
+          if (from && to)
+            throw new TargetConflict(`cannot rename ${displayName(schema, m.source.name)} to ${displayName(schema, m.target.name)}: the target name already exists`);
+          if (from) await tgt.query(`ALTER TABLE ${qualify(schema, m.source.name)} RENAME TO ${quoteIdent(m.target.name)}`);
+          else if (!to) throw new SchemaCopyFailed(`cannot rename ${displayName(m.source.schema, m.source.name)}: it is not on the target`);
         }
-      }
 
-      // 2. Tables, inside their (mapped) schema.
-      for (const m of tables) {
-        if (m.source.name === m.target.name) continue;
-        const schema = m.target.schema;
-        const from = await tableExists(tgt, schema, m.source.name);
-        const to = await tableExists(tgt, schema, m.target.name);
-        if (from && to)
-          throw new TargetConflict(`cannot rename ${displayName(schema, m.source.name)} to ${displayName(schema, m.target.name)}: the target name already exists`);
-        if (from) await tgt.query(`ALTER TABLE ${qualify(schema, m.source.name)} RENAME TO ${quoteIdent(m.target.name)}`);
-        else if (!to) throw new SchemaCopyFailed(`cannot rename ${displayName(m.source.schema, m.source.name)}: it is not on the target`);
-      }
+        // 3. Columns (also generated ones, which the copy leaves out of the mapping).
+        for (const [key, newName] of Object.entries(rename.columns)) {
+          const lastDot = key.lastIndexOf('.');
+          const m = tables.find((x) => `${x.source.schema}.${x.source.name}` === key.slice(0, lastDot));
+          if (!m) throw new SchemaCopyFailed(`rename.columns.${key}: the table is not part of this migration`);
+          const column = key.slice(lastDot + 1);
+          if (column === newName) continue;
+          const from = await columnExists(tgt, m.target.schema, m.target.name, column);
+          const to = await columnExists(tgt, m.target.schema, m.target.name, newName);
+          const table = qualify(m.target.schema, m.target.name);
+          if (from && to) throw new TargetConflict(`cannot rename column ${key} to "${newName}": ${displayName(m.target.schema, m.target.name)} already has it`);
+          if (from) await tgt.query(`ALTER TABLE ${table} RENAME COLUMN ${quoteIdent(column)} TO ${quoteIdent(newName)}`);
+          else if (!to) throw new SchemaCopyFailed(`rename.columns.${key}: ${displayName(m.target.schema, m.target.name)} has no column "${column}"`);
+        }
 
-      // 3. Columns (also generated ones, which the copy leaves out of the mapping).
-      for (const [key, newName] of Object.entries(rename.columns)) {
-        const lastDot = key.lastIndexOf('.');
-        const m = tables.find((x) => `${x.source.schema}.${x.source.name}` === key.slice(0, lastDot));
-        if (!m) throw new SchemaCopyFailed(`rename.columns.${key}: the table is not part of this migration`);
-        const column = key.slice(lastDot + 1);
-        if (column === newName) continue;
-        const from = await columnExists(tgt, m.target.schema, m.target.name, column);
-        const to = await columnExists(tgt, m.target.schema, m.target.name, newName);
-        const table = qualify(m.target.schema, m.target.name);
-        if (from && to) throw new TargetConflict(`cannot rename column ${key} to "${newName}": ${displayName(m.target.schema, m.target.name)} already has it`);
-        if (from) await tgt.query(`ALTER TABLE ${table} RENAME COLUMN ${quoteIdent(column)} TO ${quoteIdent(newName)}`);
-        else if (!to) throw new SchemaCopyFailed(`rename.columns.${key}: ${displayName(m.target.schema, m.target.name)} has no column "${column}"`);
-      }
-
-      if (state) await updateCreatedSchemas(tgt, ctx.migrationId, [...new Set(created)].sort());
+        if (state) await updateCreatedSchemas(tgt, ctx.migrationId, [...new Set(created)].sort());
+      });
     });
   } catch (err) {
     throw classifyError(err, ctx.target);
-  } finally {
-    await closeClient(tgt);
   }
 }

@@ -6,7 +6,7 @@ import type { ProvisionResult, TableMapping, TableRef } from '../../../workflows
 import type { EngineContext } from '../engine';
 import { PrecheckFailed, SchemaCopyFailed, TargetConflict } from '../errors';
 import { existingSchemas, existingTables, loadSelection } from './catalog';
-import { classifyError, closeClient, connectEndpoint, startupOptions } from './connect';
+import { classifyError, startupOptions, withSessions } from './connect';
 import { dumpSchema, keepDump, keptDump, selectedOids, toolError, type SchemaDump } from './dump';
 import { indexBuildSettings } from './indexes';
 import { plannedObjects, resolveOnTarget } from './objects';
@@ -52,83 +52,80 @@ export function preDataEntries(toc: TocEntry[], leaveOut: ReadonlySet<number> = 
 }
 
 export async function provision(ctx: EngineContext): Promise<ProvisionResult> {
-  const src = await connectEndpoint(ctx.source);
-  let tgt: pg.Client | undefined;
   let dump: SchemaDump | undefined;
   try {
-    tgt = await connectEndpoint(ctx.target);
-    const sel = await checkedSelection(ctx, src);
-    await ensureState(tgt);
-    const previous = await readProvisioned(tgt, ctx.migrationId);
-    if (previous?.status === 'done' && previous.result) return previous.result;
+    return await withSessions(ctx, async (src, tgt) => {
+      const sel = await checkedSelection(ctx, src);
+      await ensureState(tgt);
+      const previous = await readProvisioned(tgt, ctx.migrationId);
+      if (previous?.status === 'done' && previous.result) return previous.result;
 
-    const tables = allTables(sel);
-    const present = await existingTables(tgt, tables);
-    const result: ProvisionResult = { tables: sel.mappings, createdSchemas: previous?.createdSchemas ?? [] };
-    if (previous && present.length === tables.length) {
-      // An earlier attempt's restore committed (every run of it) but the attempt died before recording it.
-      const objects = await resolveOnTarget(tgt, previous.objects);
-      await pauseAutovacuum(tgt, tables);
-      await writeProvisioned(tgt, ctx.migrationId, { status: 'done', createdSchemas: result.createdSchemas, objects, result });
-      return result;
-    }
-    // After a crash (record pending) the tables present are those of restore runs that committed.
-    if (present.length > 0 && !previous) {
-      throw new TargetConflict(
-        `target already has ${present.map((t) => displayName(t.schema, t.name)).join(', ')}: Ferry creates the selected tables itself; drop or rename them on the target, or exclude them`,
-      );
-    }
-
-    const views = await planViewsOf(src, sel, ctx.spec.tables);
-    dump = await dumpSchema(ctx, src, sel, views);
-    const entries = preDataEntries(dump.toc, await viewEntryIds(src, dump.toc, views.migrated));
-    const objects = await plannedObjects(src, entries);
-    const haveSchemas = await existingSchemas(tgt, dump.schemas);
-    const createdSchemas = [...new Set([...result.createdSchemas, ...dump.schemas.filter((s) => !haveSchemas.has(s))])].sort();
-    result.createdSchemas = createdSchemas;
-    // Record first: an abort after a crash from here on knows what may exist.
-    await writeProvisioned(tgt, ctx.migrationId, { status: 'pending', createdSchemas, objects, result, dumpToc: formatToc(entries) });
-    await keepDump(tgt, ctx.migrationId, dump);
-    for (const s of dump.schemas) if (!haveSchemas.has(s)) await tgt.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(s)}`);
-
-    // In runs of at most PRE_DATA_TABLES_PER_RESTORE tables, each one transaction (toc.ts says why).
-    const byOid = new Map([...sel.roots, ...sel.partitions].map((t) => [t.oid, { schema: t.schema, name: t.name }]));
-    const runs = preDataRuns(entries);
-    for (const [i, run] of runs.entries()) {
-      if (previous) {
-        // A run that committed before the crash has all its tables on the target; one that did not, none.
-        const runTables = run.flatMap((e) => (e.desc === 'TABLE' && byOid.has(e.objectId) ? [byOid.get(e.objectId)!] : []));
-        const there = await existingTables(tgt, runTables);
-        if (runTables.length > 0 && there.length === runTables.length) continue;
-        if (there.length > 0) {
-          throw new TargetConflict(
-            `target already has ${there.map((t) => displayName(t.schema, t.name)).join(', ')}: Ferry creates the selected tables itself; drop or rename them on the target, or exclude them`,
-          );
-        }
+      const tables = allTables(sel);
+      const present = await existingTables(tgt, tables);
+      const result: ProvisionResult = { tables: sel.mappings, createdSchemas: previous?.createdSchemas ?? [] };
+      if (previous && present.length === tables.length) {
+        // An earlier attempt's restore committed (every run of it) but the attempt died before recording it.
+        const objects = await resolveOnTarget(tgt, previous.objects);
+        await pauseAutovacuum(tgt, tables);
+        await writeProvisioned(tgt, ctx.migrationId, { status: 'done', createdSchemas: result.createdSchemas, objects, result });
+        return result;
       }
-      const list = path.join(path.dirname(dump.file), `pre-data-${i}.list`);
-      writeFileSync(list, formatToc(run));
-      await runTool(
-        pgBin('pg_restore'),
-        ['-d', dbConninfo(ctx.target), '--section=pre-data', '--single-transaction', ...RESTORE_FLAGS, '-L', list, dump.file],
-        pgEnv(ctx.target),
-        { signal: ctx.signal },
-      ).catch((err) => {
-        throw toolError(err, ctx.target, `pg_restore of the pre-data schema to the target${runs.length > 1 ? ` (part ${i + 1} of ${runs.length})` : ''}`);
-      });
-    }
+      // After a crash (record pending) the tables present are those of restore runs that committed.
+      if (present.length > 0 && !previous) {
+        throw new TargetConflict(
+          `target already has ${present.map((t) => displayName(t.schema, t.name)).join(', ')}: Ferry creates the selected tables itself; drop or rename them on the target, or exclude them`,
+        );
+      }
 
-    const resolved = await resolveOnTarget(tgt, objects);
-    // Until finishLoad (autovacuum.ts says why).
-    await pauseAutovacuum(tgt, tables);
-    await writeProvisioned(tgt, ctx.migrationId, { status: 'done', createdSchemas, objects: resolved, result });
-    return result;
+      const views = await planViewsOf(src, sel, ctx.spec.tables);
+      dump = await dumpSchema(ctx, src, sel, views);
+      const entries = preDataEntries(dump.toc, await viewEntryIds(src, dump.toc, views.migrated));
+      const objects = await plannedObjects(src, entries);
+      const haveSchemas = await existingSchemas(tgt, dump.schemas);
+      const createdSchemas = [...new Set([...result.createdSchemas, ...dump.schemas.filter((s) => !haveSchemas.has(s))])].sort();
+      result.createdSchemas = createdSchemas;
+      // Record first: an abort after a crash from here on knows what may exist.
+      await writeProvisioned(tgt, ctx.migrationId, { status: 'pending', createdSchemas, objects, result, dumpToc: formatToc(entries) });
+      await keepDump(tgt, ctx.migrationId, dump);
+      for (const s of dump.schemas) if (!haveSchemas.has(s)) await tgt.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(s)}`);
+
+      // In runs of at most PRE_DATA_TABLES_PER_RESTORE tables, each one transaction (toc.ts says why).
+      const byOid = new Map([...sel.roots, ...sel.partitions].map((t) => [t.oid, { schema: t.schema, name: t.name }]));
+      const runs = preDataRuns(entries);
+      for (const [i, run] of runs.entries()) {
+        if (previous) {
+          // A run that committed before the crash has all its tables on the target; one that did not, none.
+          const runTables = run.flatMap((e) => (e.desc === 'TABLE' && byOid.has(e.objectId) ? [byOid.get(e.objectId)!] : []));
+          const there = await existingTables(tgt, runTables);
+          if (runTables.length > 0 && there.length === runTables.length) continue;
+          if (there.length > 0) {
+            throw new TargetConflict(
+              `target already has ${there.map((t) => displayName(t.schema, t.name)).join(', ')}: Ferry creates the selected tables itself; drop or rename them on the target, or exclude them`,
+            );
+          }
+        }
+        const list = path.join(path.dirname(dump.file), `pre-data-${i}.list`);
+        writeFileSync(list, formatToc(run));
+        await runTool(
+          pgBin('pg_restore'),
+          ['-d', dbConninfo(ctx.target), '--section=pre-data', '--single-transaction', ...RESTORE_FLAGS, '-L', list, dump.file],
+          pgEnv(ctx.target),
+          { signal: ctx.signal },
+        ).catch((err) => {
+          throw toolError(err, ctx.target, `pg_restore of the pre-data schema to the target${runs.length > 1 ? ` (part ${i + 1} of ${runs.length})` : ''}`);
+        });
+      }
+
+      const resolved = await resolveOnTarget(tgt, objects);
+      // Until finishLoad (autovacuum.ts says why).
+      await pauseAutovacuum(tgt, tables);
+      await writeProvisioned(tgt, ctx.migrationId, { status: 'done', createdSchemas, objects: resolved, result });
+      return result;
+    });
   } catch (err) {
-    throw classifyError(err, tgt ? ctx.target : ctx.source);
+    throw classifyError(err, ctx.target);
   } finally {
     dump?.remove();
-    await closeClient(src);
-    if (tgt) await closeClient(tgt);
   }
 }
 
@@ -273,45 +270,42 @@ export async function postDataToRestore(src: pg.Client, tgt: pg.Client, dump: Sc
 }
 
 export async function finishLoad(ctx: EngineContext, tables: TableMapping[]): Promise<void> {
-  const src = await connectEndpoint(ctx.source);
-  let tgt: pg.Client | undefined;
   let dump: SchemaDump | undefined;
   try {
-    tgt = await connectEndpoint(ctx.target);
-    const sel = await checkedSelection(ctx, src);
-    const planned = await planViewsOf(src, sel, ctx.spec.tables);
-    // Post-data from provision's dump: the same point in time as the pre-data, and no second pg_dump.
-    dump = await keptDump(tgt, ctx.migrationId);
-    const views = dump ? viewsInDump(planned, dump.toc) : planned;
-    dump ??= await dumpSchema(ctx, src, sel, views);
-    const entries = await postDataToRestore(src, tgt, dump, selectedOids(sel));
-    if (entries.length > 0) {
-      const list = path.join(path.dirname(dump.file), 'post-data.list');
-      writeFileSync(list, formatToc(entries));
-      // Index builds here run with the settings of the early ones (indexes.ts), through PGOPTIONS.
-      const env = { ...pgEnv(ctx.target), PGOPTIONS: startupOptions(await indexBuildSettings(tgt, ctx.spec.fullLoad)) };
-      await runTool(
-        pgBin('pg_restore'),
-        ['-d', dbConninfo(ctx.target), '--section=post-data', '-j', String(ctx.spec.parallelism), ...RESTORE_FLAGS, '-L', list, dump.file],
-        env,
-        { signal: ctx.signal },
-      ).catch((err) => {
-        throw toolError(err, ctx.target, 'pg_restore of indexes, constraints and triggers to the target');
-      });
-    }
-    // Over loaded, indexed tables (views.ts says why).
-    await createViews(ctx, src, tgt, dump, views);
-    await syncSequences(ctx, src, tgt, dump);
-    // Statistics for what the per-table path did not analyze (the load writes under source names).
-    for (const table of await tablesToAnalyze(tgt, ctx.migrationId, tables.map((t) => t.source))) await analyzeTable(ctx, tgt, table);
-    // Loaded, indexed and analyzed: autovacuum is back on what provision paused.
-    await resumeAutovacuum(src, tgt, (await readProvisioned(tgt, ctx.migrationId))?.objects ?? []);
+    return await withSessions(ctx, async (src, tgt) => {
+      const sel = await checkedSelection(ctx, src);
+      const planned = await planViewsOf(src, sel, ctx.spec.tables);
+      // Post-data from provision's dump: the same point in time as the pre-data, and no second pg_dump.
+      dump = await keptDump(tgt, ctx.migrationId);
+      const views = dump ? viewsInDump(planned, dump.toc) : planned;
+      dump ??= await dumpSchema(ctx, src, sel, views);
+      const entries = await postDataToRestore(src, tgt, dump, selectedOids(sel));
+      if (entries.length > 0) {
+        const list = path.join(path.dirname(dump.file), 'post-data.list');
+        writeFileSync(list, formatToc(entries));
+        // Index builds here run with the settings of the early ones (indexes.ts), through PGOPTIONS.
+        const env = { ...pgEnv(ctx.target), PGOPTIONS: startupOptions(await indexBuildSettings(tgt, ctx.spec.fullLoad)) };
+        await runTool(
+          pgBin('pg_restore'),
+          ['-d', dbConninfo(ctx.target), '--section=post-data', '-j', String(ctx.spec.parallelism), ...RESTORE_FLAGS, '-L', list, dump.file],
+          env,
+          { signal: ctx.signal },
+        ).catch((err) => {
+          throw toolError(err, ctx.target, 'pg_restore of indexes, constraints and triggers to the target');
+        });
+      }
+      // Over loaded, indexed tables (views.ts says why).
+      await createViews(ctx, src, tgt, dump, views);
+      await syncSequences(ctx, src, tgt, dump);
+      // Statistics for what the per-table path did not analyze (the load writes under source names).
+      for (const table of await tablesToAnalyze(tgt, ctx.migrationId, tables.map((t) => t.source))) await analyzeTable(ctx, tgt, table);
+      // Loaded, indexed and analyzed: autovacuum is back on what provision paused.
+      await resumeAutovacuum(src, tgt, (await readProvisioned(tgt, ctx.migrationId))?.objects ?? []);
+    });
   } catch (err) {
-    throw classifyError(err, tgt ? ctx.target : ctx.source);
+    throw classifyError(err, ctx.target);
   } finally {
     dump?.remove();
-    await closeClient(src);
-    if (tgt) await closeClient(tgt);
   }
 }
 

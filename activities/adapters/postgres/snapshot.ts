@@ -8,7 +8,7 @@ import type pg from 'pg';
 import type { TableMapping } from '../../../workflows/types';
 import type { EngineContext } from '../engine';
 import { FerryError, SnapshotLost } from '../errors';
-import { classifyError, closeClient, connectEndpoint, inTransaction, pgCode, withClient } from './connect';
+import { classifyError, closeClient, connectEndpoint, inTransaction, pgCode, withClient, withSession } from './connect';
 import { CHUNK_TABLE, ensureState, SNAPSHOT_TABLE, STATE_SCHEMA } from './state';
 // online mode (CDC) only:
 import { isLsn } from './lsn';
@@ -80,7 +80,7 @@ export async function holdSnapshot(ctx: EngineContext): Promise<void> {
     id = (await src.query<{ id: string }>('SELECT pg_catalog.pg_export_snapshot() AS id')).rows[0]?.id;
     if (!id || !SNAPSHOT_ID.test(id)) throw new SnapshotLost(`the source exported an unexpected snapshot id '${id ?? ''}'`);
     const snapshot = id;
-    await withClient(ctx.target, async (tgt) => {
+    await withSession(ctx.target, async (tgt) => {
       await ensureState(tgt);
       await tgt.query(
         `INSERT INTO ${SNAPSHOT_TABLE} (migration_id, snapshot_id, worker, exported_at) VALUES ($1, $2, $3, now())
@@ -106,7 +106,7 @@ export async function holdSnapshot(ctx: EngineContext): Promise<void> {
     }
 
     // Released: forget the record first (only if it is still ours), then end the transaction.
-    await withClient(ctx.target, async (tgt) => {
+    await withSession(ctx.target, async (tgt) => {
       if (await snapshotTableExists(tgt)) {
         await tgt.query(`DELETE FROM ${SNAPSHOT_TABLE} WHERE migration_id = $1 AND snapshot_id = $2`, [ctx.migrationId, snapshot]);
       }
@@ -125,7 +125,7 @@ export async function holdSnapshot(ctx: EngineContext): Promise<void> {
 export async function currentSnapshot(ctx: EngineContext): Promise<string | undefined> {
   let id: string | undefined;
   try {
-    id = await withClient(ctx.target, async (tgt) => {
+    id = await withSession(ctx.target, async (tgt) => {
       if (!(await snapshotTableExists(tgt))) return undefined;
       const r = await tgt.query<{ snapshot_id: string }>(`SELECT snapshot_id FROM ${SNAPSHOT_TABLE} WHERE migration_id = $1`, [ctx.migrationId]);
       return r.rows[0]?.snapshot_id;
@@ -136,7 +136,7 @@ export async function currentSnapshot(ctx: EngineContext): Promise<string | unde
   if (id === undefined || !SNAPSHOT_ID.test(id)) return undefined;
   const snapshot = id;
   try {
-    return await withClient(ctx.source, async (src) => {
+    return await withSession(ctx.source, async (src) => {
       try {
         await beginUnderSnapshot(src, snapshot, 'snapshot check');
       } catch (err) {

@@ -58,8 +58,8 @@ export const CHECKS: [string, Check][] = [
 
 export async function runPrechecks(ctx: EngineContext, checks: [string, Check][] = CHECKS): Promise<PrecheckItem[]> {
   const items: PrecheckItem[] = [];
-  const s = await checkConnectivity(ctx.source, 'source');
-  const t = await checkConnectivity(ctx.target, 'target');
+  // Fresh sessions (this is the check that the endpoints take new ones), both sides at once.
+  const [s, t] = await Promise.all([checkConnectivity(ctx.source, 'source'), checkConnectivity(ctx.target, 'target')]);
   items.push(s.item, t.item);
   const env: PrecheckEnv = { ctx, src: s.client, tgt: t.client, sel: null, sourceVersion: 0, targetVersion: 0 };
   try {
