@@ -38,6 +38,7 @@ import type {
 import { closeTimings, enterPhase, initialProgress, planTables, publishDetails, recordChunks, recordLag } from './progress';
 import { batchChunks, DEFAULT_BATCH_LIMITS, expandPlan, runBatches } from './fullLoad';
 import { msUntilWindowOpens } from './window';
+import { renamesNeeded } from './renames';
 import { dmsMigration } from './dmsMigration';
 import type { DmsMigrationResult } from './dmsTypes';
 
@@ -501,7 +502,12 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
         fence = await step('fence', () => acts.fenceSource(ctx));
         await step('cutover', () => drainAndOpen(tables));
       } else {
-        await step('cutover', () => acts.applyRenames(ctx, tables));
+        // Native PostgreSQL with nothing to rename (renames.ts): no activity, once workflows
+        // recorded before this change have ended. (An Oracle engine's applyRenames is its switchover.)
+        await step('cutover', async () => {
+          if (spec.engine === 'native-postgres' && !renamesNeeded(spec.rename, tables) && patched('skip-no-op-renames')) return;
+          await acts.applyRenames(ctx, tables);
+        });
       }
       validation = await step('validate', async () => {
         const report = await acts.validate(ctx, tables);

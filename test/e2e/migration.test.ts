@@ -67,6 +67,14 @@ async function sourceIsWritable(db: string): Promise<boolean> {
   }
 }
 
+/** The activity types a history scheduled, in order. */
+function activitiesIn(history: { events?: { activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null }[] | null }): string[] {
+  return (history.events ?? []).flatMap((e) => {
+    const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
+    return name ? [name] : [];
+  });
+}
+
 describe('offline PostgreSQL -> PostgreSQL migration', () => {
   it('runs every phase, waits for approval, and the target equals the source', async () => {
     const db = await freshDatabases(0.25);
@@ -141,6 +149,7 @@ describe('offline PostgreSQL -> PostgreSQL migration', () => {
 
     // The history replays against today's workflow code (and is kept as the replay fixture when asked).
     const recorded = await handle.fetchHistory();
+    expect(activitiesIn(recorded)).toContain('applyRenames'); // renames to apply: the cutover runs them
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle(), dataConverter: ferryDataConverter }, recorded, handle.workflowId);
     if (process.env.FERRY_RECORD_HISTORY) {
       // Binary protobuf: the server's newer API fields survive where the JSON mapping trips.
@@ -179,6 +188,10 @@ describe('offline PostgreSQL -> PostgreSQL migration', () => {
     const result = await handle.result();
     expect(result.outcome).toBe('completed');
     expect(result.progress.tables.find((t) => t.source === 'public.big')!.rows).toBe(400000);
+    // Nothing to rename: the cutover step ran no applyRenames activity (workflows/renames.ts).
+    const activities = activitiesIn(await handle.fetchHistory());
+    expect(activities).toContain('finishLoad');
+    expect(activities).not.toContain('applyRenames');
   });
 
   it('abort during the full load leaves the source writable and no Ferry objects on either side', async () => {
