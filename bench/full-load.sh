@@ -169,9 +169,10 @@ MB="$(echo "$BYTES / 1048576" | bc -l)"
   echo
   echo "| method | runs (s) | median (s) | MB/s | ratio vs pgcopydb | ratio vs raw pipe |"
   echo "| --- | --- | ---: | ---: | ---: | ---: |"
-  ratio() { if [[ -n "${MED[$2]:-}" ]]; then printf '%.2f' "$(echo "$1 / ${MED[$2]}" | bc -l)"; else echo -; fi; }
+  # Three decimals: a ratio next to a target (0.9, 1.0) must not round onto it.
+  ratio() { if [[ -n "${MED[$2]:-}" ]]; then printf '%.3f' "$(echo "$1 / ${MED[$2]}" | bc -l)"; else echo -; fi; }
   for m in "${METHODS[@]}"; do
-    printf '| %s | %s | %.1f | %.1f | %s | %s |\n' "$m" "$(printf '%.1f ' ${TIMES[$m]})" "${MED[$m]}" "$(echo "$MB / ${MED[$m]}" | bc -l)" \
+    printf '| %s | %s | %.2f | %.1f | %s | %s |\n' "$m" "$(printf '%.2f ' ${TIMES[$m]})" "${MED[$m]}" "$(echo "$MB / ${MED[$m]}" | bc -l)" \
       "$(ratio "${MED[$m]}" pgcopydb)" "$(ratio "${MED[$m]}" raw_pipe)"
   done
   echo
