@@ -187,10 +187,12 @@ export async function serverVersionNum(client: pg.Client): Promise<number> {
   return Number(r.rows[0]?.v ?? 0);
 }
 
-// ---- Reused sessions for the full load. A copy of a small table is a few milliseconds of work;
-// opening two authenticated sessions for it would cost more than the copy. Sessions a chunk copy
-// gave back cleanly (no open transaction, no error) are kept a few seconds for the next chunk of
-// the same endpoint; a session that saw any error is dropped, never reused.
+// ---- Reused sessions. A copy of a small table is a few milliseconds of work; opening two
+// authenticated sessions for it would cost more than the copy. Sessions a chunk copy gave back
+// cleanly (no open transaction, no error) are kept a few seconds for the next chunk of the same
+// endpoint; a session that saw any error is dropped, never reused. The steps around the load
+// reuse sessions the same way (withSession below), and a migration's cleanup closes what is
+// left idle on its databases.
 
 const IDLE_KEEP_MS = 10_000;
 const IDLE_MAX_PER_ENDPOINT = 16;
