@@ -272,8 +272,9 @@ export async function releaseSession(client: pg.Client, reusable: boolean): Prom
 
 /**
  * Run fn with a kept session of `ep` (leaseSession), for the short statements of a migration's
- * steps: precheck, provision, planning, the snapshot's bookkeeping, finishLoad, renames,
- * validation, cleanup. Each step used to open its own sessions, and a new authenticated session
+ * steps: provision, planning, the snapshot's bookkeeping, finishLoad, renames, validation,
+ * cleanup (the precheck opens its own: that the endpoints take new sessions is one of its
+ * checks). Each step used to open its own sessions, and a new authenticated session
  * costs ~10 ms (TCP, SCRAM, a backend fork) against well under 1 ms for a statement; the steps
  * before the first copy opened nine of them one after the other. The session goes back only
  * when fn succeeded and left no transaction open, and only after DISCARD ALL: settings made
