@@ -5,7 +5,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ChunkResult, CopyHeartbeat, FullLoadPlan, LoadChunk, MigrationContext, TableMapping } from '../workflows/types';
-import { compactPlan } from '../workflows/fullLoad';
+import { compactPlan, tableLabel } from '../workflows/fullLoad';
 import { engineContext, heartbeating, type ActivityDeps } from './context';
 
 /** How often waitForSnapshot looks for the holder's snapshot: often at first (the holder starts alongside), then calmly. */
@@ -81,7 +81,7 @@ export function fullLoadActivities(deps: ActivityDeps) {
           const results: ChunkResult[] = [];
           for (const chunk of chunks) {
             ectx.signal?.throwIfAborted();
-            const table = `${chunk.table.source.schema}.${chunk.table.source.name}`;
+            const table = tableLabel(chunk.table.source);
             beat.current = { chunkId: chunk.id, table, rows: 0, bytes: 0 };
             const result = await engine.copyChunk(
               ectx,

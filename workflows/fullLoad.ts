@@ -2,7 +2,12 @@
 // them), small chunks are batched so 10,000 tiny tables stay a few hundred history events, and
 // at most `parallelism` batches run at once. A failing lane stops the others from taking new work;
 // the step then fails as a whole and `retry` re-plans (markers make done chunks no-ops).
-import type { ChunkResult, FullLoadPlan, LoadChunk, TableMapping } from './types';
+import type { ChunkResult, FullLoadPlan, LoadChunk, TableMapping, TableRef } from './types';
+
+/** `schema.name`: what a table's progress (TableProgress.source/target) and the copy's heartbeats call it. */
+export function tableLabel(t: TableRef): string {
+  return `${t.schema}.${t.name}`;
+}
 
 /** The key a table mapping is matched by (the same mapping in the input and in a chunk). */
 function mappingKey(t: TableMapping): string {

@@ -4,6 +4,7 @@ import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow'
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { SEARCH_ATTRIBUTES } from './messages';
 import type { ChunkResult, LoadChunk, MigrationProgress, TableProgress } from './types';
+import { tableLabel } from './fullLoad';
 import type { MigrationSpec } from './spec';
 
 const phaseKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.phase, SearchAttributeType.KEYWORD);
@@ -59,12 +60,12 @@ export function closeTimings(progress: MigrationProgress): void {
 export function planTables(progress: MigrationProgress, chunks: LoadChunk[]): void {
   const byTable = new Map<string, TableProgress>();
   for (const chunk of chunks) {
-    const key = `${chunk.table.source.schema}.${chunk.table.source.name}`;
+    const key = tableLabel(chunk.table.source);
     let t = byTable.get(key);
     if (!t) {
       t = {
         source: key,
-        target: `${chunk.table.target.schema}.${chunk.table.target.name}`,
+        target: tableLabel(chunk.table.target),
         rows: 0,
         bytes: 0,
         // The table's size, once: every chunk of a split table carries the whole table's estimate.
@@ -102,7 +103,7 @@ export function recordChunks(progress: MigrationProgress, chunks: LoadChunk[], r
   for (const result of results) {
     const chunk = byId.get(result.chunkId);
     if (!chunk) continue;
-    const t = tables.get(`${chunk.table.source.schema}.${chunk.table.source.name}`);
+    const t = tables.get(tableLabel(chunk.table.source));
     if (!t) continue;
     t.rows += result.rows;
     t.bytes += result.bytes;
