@@ -8,10 +8,10 @@ import { GcsStore } from '../../activities/adapters/gcs';
 import { applyRetention, listArchive } from '../../activities/adapters/pitr/archive';
 import { LAYOUT, segmentName } from '../../activities/adapters/pitr/common';
 import { LEASE_SECONDS, leaseBackup } from '../../activities/adapters/pitr/restore';
-import { epochMicros, isoMicros, type BaseBackupInfo } from '../../workflows/pitrTypes';
+import { epochMicros, isoMicros } from '../../workflows/pitrTypes';
+import { backupManifest, MB } from '../support/pitr';
 
 const GCS_ENDPOINT = process.env.FERRY_GCS_ENDPOINT ?? 'http://127.0.0.1:4443';
-const MB = 1024 * 1024;
 
 describe('restore leases (fake-gcs-server)', () => {
   const location = { bucket: `ferry-lease-test-${randomBytes(3).toString('hex')}`, prefix: 'archive' };
@@ -24,17 +24,7 @@ describe('restore leases (fake-gcs-server)', () => {
     await store.ensureBucket();
     for (const [id, seg, end] of [['b1', 2, 1], ['b2', 4, 11], ['b3', 6, 21]] as const) {
       const data = await store.uploadBuffer(Buffer.from(`backup ${id}`), LAYOUT.backupDir(id) + 'base.tar.gz');
-      const info: BaseBackupInfo = {
-        id,
-        timeline: 1,
-        walSegmentSize: MB,
-        startLsn: `0/${(seg * MB + 40).toString(16).toUpperCase()}`,
-        endLsn: `0/${(seg * MB + 4000).toString(16).toUpperCase()}`,
-        startTime: at(end - 1),
-        endTime: at(end),
-        bytes: 10,
-        objects: [{ name: data.name, size: data.size, md5: data.md5, crc32c: data.crc32c }],
-      };
+      const info = backupManifest(id, seg, t0 + end * 1_000_000, [{ name: data.name, size: data.size, md5: data.md5, crc32c: data.crc32c }], 10);
       await store.writeJson(LAYOUT.backupManifest(id), info);
     }
     for (let seg = 2; seg <= 7; seg++) await store.uploadBuffer(Buffer.from(`wal ${seg}`), LAYOUT.wal(segmentName(1, BigInt(seg * MB), MB)));

@@ -6,8 +6,8 @@ import { computeInventory, planRetention, walChain, type ArchiveListing } from '
 import { nextSegment, parseSegment, segmentName } from '../../activities/adapters/pitr/common';
 import { pgTimestamp } from '../../activities/adapters/pitr/restore';
 import type { StoredObject } from '../../activities/adapters/gcs';
+import { backupManifest, MB } from '../support/pitr';
 
-const MB = 1024 * 1024;
 const SEG16 = 16 * MB;
 
 describe('timestamps and LSNs', () => {
@@ -43,17 +43,7 @@ describe('timestamps and LSNs', () => {
 const t0 = epochMicros('2024-05-01T12:00:00Z');
 const at = (s: number) => isoMicros(t0 + s * 1_000_000);
 function backup(id: string, startSeg: number, endS: number): BaseBackupInfo {
-  return {
-    id,
-    timeline: 1,
-    walSegmentSize: MB,
-    startLsn: `0/${(startSeg * MB + 40).toString(16).toUpperCase()}`,
-    endLsn: `0/${(startSeg * MB + 4000).toString(16).toUpperCase()}`,
-    startTime: at(endS - 1),
-    endTime: at(endS),
-    bytes: 1000,
-    objects: [{ name: `basebackups/${id}/base.tar.gz`, size: 1, md5: 'x', crc32c: 'y' }],
-  };
+  return backupManifest(id, startSeg, t0 + endS * 1_000_000, [{ name: `basebackups/${id}/base.tar.gz`, size: 1, md5: 'x', crc32c: 'y' }], 1000);
 }
 function wal(seg: number, partialLsn?: string, updatedS = 0): StoredObject {
   const name = segmentName(1, BigInt(seg * MB), MB);
