@@ -1,7 +1,10 @@
 // Whole tables versus split ones on the real clusters: under the default whole-table limit a table
 // loads as one chunk, frozen by COPY FREEZE (every page all-frozen on the target, nothing left for
-// a later scan or vacuum to rewrite); a table over 1.5 even stream shares of the load is split all
-// the same, and so is every table over wholeTableMaxMB. Both arrive identical.
+// a later scan or vacuum to rewrite); a table over 1.5 even stream shares of the load (the long
+// pole) is split all the same when splitLongPole says so, and so is every table over
+// wholeTableMaxMB. Both arrive identical. Here source, target and worker are one machine: with
+// as many streams as its cores, `auto` leaves the long pole whole.
+import { availableParallelism } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresEngine } from '../../activities/adapters/postgres';
 import { closeIdleSessions } from '../../activities/adapters/postgres/connect';
@@ -22,7 +25,7 @@ describe('whole-table loads', () => {
   let db: { name: string; drop: () => Promise<void> };
   let provisioned: ProvisionResult;
   const engine = createPostgresEngine();
-  const context = (fullLoad: Record<string, number>) => engineContext(db.name, { parallelism: 2, fullLoad: { chunkTargetMB: 1, ...fullLoad } });
+  const context = (fullLoad: Record<string, number | string>, parallelism = 2) => engineContext(db.name, { parallelism, fullLoad: { chunkTargetMB: 1, ...fullLoad } });
 
   beforeAll(async () => {
     db = await createDatabasePair('whole');
@@ -41,8 +44,8 @@ describe('whole-table loads', () => {
   });
 
   it('loads a table under the limit whole and frozen, splits the long pole, and both arrive identical', async () => {
-    const ctx = context({});
-    expect(ctx.spec.fullLoad.wholeTableMaxMB).toBe(1024); // the default
+    const ctx = context({ splitLongPole: 'always' });
+    expect(ctx.spec.fullLoad.wholeTableMaxMB).toBe(4096); // the default
     const chunks = await engine.planFullLoad(ctx, provisioned.tables);
     const per = chunksPerTable(chunks.map((c) => c.id));
     expect(per.small).toBe(1);
@@ -68,6 +71,24 @@ describe('whole-table loads', () => {
     expect(by['public.small']!.pages).toBeGreaterThan(100);
     expect(by['public.small']!.all_frozen).toBe(by['public.small']!.pages);
     expect(by['public.big']!.all_frozen).toBe(0);
+  }, 60_000);
+
+  it('leaves the long pole whole when the streams share this machine\'s cores with both databases (auto), or with never', async () => {
+    const cores = availableParallelism();
+    const cases = [
+      { mode: 'auto', parallelism: Math.max(2, cores), big: 1 },
+      { mode: 'never', parallelism: 2, big: 1 },
+      { mode: 'always', parallelism: Math.max(2, cores), big: 4 },
+    ];
+    expect(context({}).spec.fullLoad.splitLongPole).toBe('auto'); // the default
+    for (const c of cases) {
+      // A migration of its own: splits are recorded per migration, and the first plan's would be read back.
+      const ctx = { ...context({ splitLongPole: c.mode }, c.parallelism), migrationId: `m-${db.name}-${c.mode}` };
+      const per = chunksPerTable((await engine.planFullLoad(ctx, provisioned.tables)).map((c) => c.id));
+      expect(per.small, c.mode).toBe(1);
+      if (c.big === 1) expect(per.big, c.mode).toBe(1);
+      else expect(per.big, c.mode).toBeGreaterThanOrEqual(c.big);
+    }
   }, 60_000);
 
   it('splits every table over wholeTableMaxMB, and by chunk size alone at 0', async () => {

@@ -1,7 +1,9 @@
+import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { batchChunks, compactPlan, expandPlan, runBatches } from '../../workflows/fullLoad';
 import type { FullLoadPlan, LoadChunk } from '../../workflows/types';
 import { plannedChunkBytes, wholeTableLimit } from '../../activities/adapters/postgres/copy';
+import { isThisMachine, splitsLongPole, thisMachine } from '../../activities/adapters/postgres/locality';
 
 const chunk = (id: string, bytes: number): LoadChunk => ({
   id,
@@ -86,5 +88,44 @@ describe('whole-table limit', () => {
     // One stream: nothing to balance, only the cap.
     expect(wholeTableLimit(1024, 800 * MB, 1)).toBe(1024 * MB);
     expect(wholeTableLimit(0, 885 * MB, 2)).toBe(0);
+  });
+
+  it('is the size cap alone when the long pole is not split', () => {
+    // The bench at scale 100: pgbench_accounts 1.28 GB of 1.53 GB on 2 streams (1.67 shares).
+    expect(wholeTableLimit(4096, 1530 * MB, 2)).toBeLessThan(1280 * MB);
+    expect(wholeTableLimit(4096, 1530 * MB, 2, false)).toBe(4096 * MB);
+    expect(wholeTableLimit(1024, 1530 * MB, 2, false)).toBe(1024 * MB);
+  });
+});
+
+describe('splitLongPole', () => {
+  const machine = { cores: 2, names: new Set(['db-host', '10.0.0.5']) };
+  const local = { source: '127.0.0.1', target: 'localhost' };
+
+  it('auto: whole when both databases are on this machine and the streams are at least its cores', () => {
+    expect(splitsLongPole('auto', 2, local, machine)).toBe(false);
+    expect(splitsLongPole('auto', 4, { source: '/var/run/postgresql', target: '::1' }, machine)).toBe(false);
+    expect(splitsLongPole('auto', 2, { source: 'DB-HOST', target: '[::1]' }, machine)).toBe(false);
+    expect(splitsLongPole('auto', 2, { source: '10.0.0.5', target: '127.0.0.2' }, machine)).toBe(false);
+  });
+
+  it('auto: split when a database is elsewhere or cores are to spare', () => {
+    expect(splitsLongPole('auto', 2, { source: '127.0.0.1', target: 'db.example.com' }, machine)).toBe(true);
+    expect(splitsLongPole('auto', 2, { source: '10.0.0.6', target: 'localhost' }, machine)).toBe(true);
+    expect(splitsLongPole('auto', 2, local, { ...machine, cores: 8 })).toBe(true);
+  });
+
+  it('always and never override; unset (a spec from before the setting) splits, as Ferry did', () => {
+    expect(splitsLongPole('always', 2, local, machine)).toBe(true);
+    expect(splitsLongPole('never', 2, { source: 'a.example', target: 'b.example' }, machine)).toBe(false);
+    expect(splitsLongPole(undefined, 2, local, machine)).toBe(true);
+  });
+
+  it('knows this machine by loopback, its host name and its addresses', () => {
+    const here = thisMachine();
+    expect(here.cores).toBeGreaterThanOrEqual(1);
+    expect(isThisMachine('localhost', here)).toBe(true);
+    expect(isThisMachine(hostname(), here)).toBe(true);
+    expect(isThisMachine('192.0.2.1', here)).toBe(false); // TEST-NET-1: never an interface here
   });
 });

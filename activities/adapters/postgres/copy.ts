@@ -2,7 +2,8 @@
 // together with the chunk's marker row (exactly once on the target).
 //
 // Planning: a table (a leaf partition for a partitioned table) loads whole unless it is bigger
-// than spec.fullLoad.wholeTableMaxMB or would be the load's long pole (wholeTableLimit); then it
+// than spec.fullLoad.wholeTableMaxMB or would be the load's long pole (wholeTableLimit,
+// spec.fullLoad.splitLongPole); then it
 // is split into ranges of about spec.fullLoad.chunkTargetMB: ctid block ranges (TID range scans,
 // PostgreSQL 14+), or on older sources equal-width ranges of a single-column integer key. How
 // each table was split is recorded on the target (ferry.plan) the first time, so a re-plan after a
@@ -26,6 +27,7 @@ import { integerKey, leafPartitions, needsTextFormat, relationSize, relkindOf } 
 import { cancelOnAbort, classifyError, isConnectionLoss, leaseSession, pgCode, releaseSession, serverVersionNum, withSessions } from './connect';
 import { CopyDataOut, copyDataIn, startCopyOut } from './copystream';
 import { buildIndexes, earlyIndexStatements, indexBuildSettings } from './indexes';
+import { splitsLongPole } from './locality';
 import { mapSchema } from './selection';
 import { analyzeTable } from './statistics';
 import { displayName, qualify, quoteIdent, quoteIdentList } from './sql';
@@ -149,7 +151,7 @@ export function plannedChunkBytes(targetMB: number, totalBytes: number, parallel
   return Math.min(target, Math.max(MIN_CHUNK_BYTES, Math.ceil(totalBytes / (Math.max(1, parallelism) * CHUNKS_PER_STREAM))));
 }
 
-/** A table over this many even stream shares of the load is split even under wholeTableMaxMB. */
+/** A table over this many even stream shares of the load is the long pole (splitLongPole). */
 const LONG_POLE_SHARES = 1.5;
 
 /**
@@ -160,10 +162,13 @@ const LONG_POLE_SHARES = 1.5;
  * "Whole tables loaded frozen"), pgbench_accounts (641 MB of 885, 1.45 shares on 2 streams) whole
  * took the same wall time as split across both streams, within the machine's noise, and the
  * target 6.8 core-s instead of 7.7. Past some size a whole table runs alone at the end while the
- * other streams idle; 1.5 shares is where splitting starts (a judgment, measured only at 1.45).
+ * other streams idle: when `splitLongPole`, 1.5 shares is where splitting starts (a judgment,
+ * measured only at 1.45); where the streams share the cores of one machine with both databases
+ * (locality.ts), they have no core to spare for it, and only the size cap splits.
  */
-export function wholeTableLimit(wholeTableMaxMB: number, totalBytes: number, parallelism: number): number {
-  return Math.min(wholeTableMaxMB * 1024 * 1024, (LONG_POLE_SHARES * totalBytes) / Math.max(1, parallelism));
+export function wholeTableLimit(wholeTableMaxMB: number, totalBytes: number, parallelism: number, splitLongPole = true): number {
+  const cap = wholeTableMaxMB * 1024 * 1024;
+  return splitLongPole ? Math.min(cap, (LONG_POLE_SHARES * totalBytes) / Math.max(1, parallelism)) : cap;
 }
 
 /**
@@ -180,8 +185,10 @@ export async function planFullLoad(ctx: EngineContext, tables: TableMapping[]): 
       const fresh: [string, TableSplit][] = [];
       const totalBytes = units.reduce((sum, u) => sum + u.estimatedBytes, 0);
       const targetBytes = plannedChunkBytes(ctx.spec.fullLoad.chunkTargetMB, totalBytes, ctx.spec.parallelism);
-      // An activity scheduled before wholeTableMaxMB existed carries a spec without it: the default then.
-      const wholeUpTo = wholeTableLimit(ctx.spec.fullLoad.wholeTableMaxMB ?? 1024, totalBytes, ctx.spec.parallelism);
+      // An activity scheduled before wholeTableMaxMB (splitLongPole) existed carries a spec without
+      // it: the behaviour of then (1024, and the long pole split).
+      const longPole = splitsLongPole(ctx.spec.fullLoad.splitLongPole, ctx.spec.parallelism, { source: ctx.source.host, target: ctx.target.host });
+      const wholeUpTo = wholeTableLimit(ctx.spec.fullLoad.wholeTableMaxMB ?? 1024, totalBytes, ctx.spec.parallelism, longPole);
       const version = await serverVersionNum(src);
       for (const unit of units) {
         const key = qualify(unit.source.schema, unit.source.name);
