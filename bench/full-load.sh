@@ -141,8 +141,12 @@ BYTES="$(src -At -c "SELECT sum(pg_table_size(c.oid)) FROM pg_class c WHERE relk
 declare -A TIMES
 # BENCH_METHODS="ferry raw_pipe" limits a development run to some methods (the report needs all four).
 read -r -a METHODS <<<"${BENCH_METHODS:-ferry raw_pipe pgcopydb dump_restore}"
+# Each run starts one method later in the list (run 2: raw pipe, pgcopydb, dump/restore, ferry), so
+# no method always follows the same one: what a method leaves behind (writeback, caches) falls on
+# every method in turn.
 for run in $(seq 1 "$RUNS"); do
-  for m in "${METHODS[@]}"; do
+  rot=$(( (run - 1) % ${#METHODS[@]} ))
+  for m in "${METHODS[@]:rot}" "${METHODS[@]:0:rot}"; do
     reset_target
     if declare -F "prepare_$m" >/dev/null; then "prepare_$m"; fi
     quiesce
@@ -194,7 +198,7 @@ MB="$(echo "$BYTES / 1048576" | bc -l)"
   for r in $(seq 1 "$RUNS"); do echo "- run $r: ${PHASES[$r]:-?}"; done
   echo
   echo "Commands (target database dropped and recreated before each run):"
-  echo '- ferry: `node bench/out/dist/client/launcher.js start --wait --json bench/out/bench.yaml` (the `ferry` CLI as `npm run build` compiles it: one bundled file, started through its V8 code cache, which the untimed first migration writes; `--wait` follows the workflow'"'"'s result), timed from the CLI start to its exit; worker `node '"$FERRY_WORKER_NODE_FLAGS"' bench/out/dist/worker/main.js` with a prebuilt workflow bundle (`FERRY_WORKFLOW_BUNDLE`) on its own task queue, started once for all the runs, with one untimed migration before the first timed one; parallelism 2, fence off, validation none, fullLoad.chunkTargetMB and wholeTableMaxMB default (256, 1024)'
+  echo '- ferry: `node bench/out/dist/client/launcher.js start --wait --json bench/out/bench.yaml` (the `ferry` CLI as `npm run build` compiles it: one bundled file, started through its V8 code cache, which the untimed first migration writes; `--wait` follows the workflow'"'"'s result), timed from the CLI start to its exit; worker `node '"$FERRY_WORKER_NODE_FLAGS"' bench/out/dist/worker/main.js` with a prebuilt workflow bundle (`FERRY_WORKFLOW_BUNDLE`) on its own task queue, started once for all the runs, with one untimed migration before the first timed one; parallelism 2, fence off, validation none, fullLoad defaults (chunkTargetMB 256, wholeTableMaxMB 4096, splitLongPole auto, indexMemoryMB 1024, indexParallelWorkers 0); methods in turn, each run starting one method later in the list'
   echo '- raw_pipe: `pg_dump --section=pre-data | psql`; per table, two at a time, `COPY t TO STDOUT (FORMAT binary) | COPY t FROM STDIN (FORMAT binary)`; `pg_dump --section=post-data | psql`'
   echo '- dump_restore: `pg_dump -Fd -j2 -f DIR` then `pg_restore -j2 -d TARGET DIR`'
   echo '- pgcopydb: `pgcopydb clone --source SRC --target TGT --table-jobs 2 --index-jobs 2`'
