@@ -107,6 +107,7 @@ describe('splitLongPole', () => {
     expect(splitsLongPole('auto', 4, { source: '/var/run/postgresql', target: '::1' }, machine)).toBe(false);
     expect(splitsLongPole('auto', 2, { source: 'DB-HOST', target: '[::1]' }, machine)).toBe(false);
     expect(splitsLongPole('auto', 2, { source: '10.0.0.5', target: '127.0.0.2' }, machine)).toBe(false);
+    expect(splitsLongPole('auto', 2, { source: '::ffff:127.0.0.1', target: 'app.localhost' }, machine)).toBe(false);
   });
 
   it('auto: split when a database is elsewhere or cores are to spare', () => {

@@ -22,7 +22,7 @@ export function thisMachine(): Machine {
 /** A host that is this machine: loopback, a Unix-socket directory, or one of its names or addresses. No DNS lookup. */
 export function isThisMachine(host: string, machine: Machine): boolean {
   const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
-  return h.startsWith('/') || h === 'localhost' || h.endsWith('.localhost') || /^127\./.test(h) || h === '::1' || machine.names.has(h);
+  return h.startsWith('/') || h === 'localhost' || h.endsWith('.localhost') || /^(::ffff:)?127\./.test(h) || h === '::1' || machine.names.has(h);
 }
 
 /**
