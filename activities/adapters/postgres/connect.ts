@@ -296,7 +296,8 @@ export async function withSession<T>(ep: ResolvedEndpoint, fn: (c: pg.Client) =>
 /**
  * withSession on both sides of a migration at once: the two sessions are leased concurrently
  * (a new one costs a round trip or three and an authentication each), and each goes back under
- * withSession's rules.
+ * withSession's rules. Errors come out classified (classifyError): a failed connect by
+ * connectEndpoint, anything else against the side whose session was lost, the target otherwise.
  */
 export async function withSessions<T>(
   ctx: { source: ResolvedEndpoint; target: ResolvedEndpoint },

@@ -24,7 +24,7 @@ import type { ChunkResult, LoadChunk, TableMapping, TableRef } from '../../../wo
 import type { CopyProgress, EngineContext } from '../engine';
 import { ConnectionFailed, CopyFailed, FerryError, SnapshotLost } from '../errors';
 import { integerKey, leafPartitions, needsTextFormat, relationSize, relkindOf } from './catalog';
-import { cancelOnAbort, classifyError, isConnectionLoss, leaseSession, pgCode, releaseSession, serverVersionNum, withSessions } from './connect';
+import { cancelOnAbort, isConnectionLoss, leaseSession, pgCode, releaseSession, serverVersionNum, withSessions } from './connect';
 import { CopyDataOut, copyDataIn, startCopyOut } from './copystream';
 import { buildIndexes, earlyIndexStatements, indexBuildSettings } from './indexes';
 import { splitsLongPole } from './locality';
@@ -177,44 +177,40 @@ export function wholeTableLimit(wholeTableMaxMB: number, totalBytes: number, par
  * the streams still have other tables to copy.
  */
 export async function planFullLoad(ctx: EngineContext, tables: TableMapping[]): Promise<LoadChunk[]> {
-  try {
-    return await withSessions(ctx, async (src, tgt) => {
-      const units = await copyUnits(ctx, src, tables);
-      await ensureState(tgt);
-      let splits = await recordedSplits(tgt, ctx.migrationId);
-      const fresh: [string, TableSplit][] = [];
-      const totalBytes = units.reduce((sum, u) => sum + u.estimatedBytes, 0);
-      const targetBytes = plannedChunkBytes(ctx.spec.fullLoad.chunkTargetMB, totalBytes, ctx.spec.parallelism);
-      // An activity scheduled before wholeTableMaxMB (splitLongPole) existed carries a spec without
-      // it: the behaviour of then (1024, and the long pole split).
-      const longPole = splitsLongPole(ctx.spec.fullLoad.splitLongPole, ctx.spec.parallelism, { source: ctx.source.host, target: ctx.target.host });
-      const wholeUpTo = wholeTableLimit(ctx.spec.fullLoad.wholeTableMaxMB ?? 1024, totalBytes, ctx.spec.parallelism, longPole);
-      const version = await serverVersionNum(src);
-      for (const unit of units) {
-        const key = qualify(unit.source.schema, unit.source.name);
-        if (!splits.has(key)) fresh.push([key, await decideSplit(src, unit.source, targetBytes, version, wholeUpTo)]);
-      }
-      if (fresh.length > 0) {
-        // First writer wins (two planners racing record one split); then read back what is recorded.
-        await tgt.query(
-          `INSERT INTO ${PLAN_TABLE} (migration_id, source_table, split)
-           SELECT $1, t, s FROM unnest($2::text[], $3::jsonb[]) AS x(t, s) ON CONFLICT (migration_id, source_table) DO NOTHING`,
-          [ctx.migrationId, fresh.map(([k]) => k), fresh.map(([, s]) => JSON.stringify(s))],
-        );
-        splits = await recordedSplits(tgt, ctx.migrationId);
-      }
-      // Largest table first; a table's ranges together, in key (block) order.
-      const sized: { chunk: LoadChunk; bytes: number; table: string; at: number }[] = [];
-      for (const unit of units) {
-        const table = qualify(unit.source.schema, unit.source.name);
-        const chunks = chunksOf(unit, splits.get(table) ?? { kind: 'whole' });
-        chunks.forEach((chunk, at) => sized.push({ chunk, bytes: unit.estimatedBytes, table, at }));
-      }
-      return sized.sort((a, b) => b.bytes - a.bytes || a.table.localeCompare(b.table) || a.at - b.at).map((x) => x.chunk);
-    });
-  } catch (err) {
-    throw classifyError(err, ctx.target);
-  }
+  return withSessions(ctx, async (src, tgt) => {
+    const units = await copyUnits(ctx, src, tables);
+    await ensureState(tgt);
+    let splits = await recordedSplits(tgt, ctx.migrationId);
+    const fresh: [string, TableSplit][] = [];
+    const totalBytes = units.reduce((sum, u) => sum + u.estimatedBytes, 0);
+    const targetBytes = plannedChunkBytes(ctx.spec.fullLoad.chunkTargetMB, totalBytes, ctx.spec.parallelism);
+    // An activity scheduled before wholeTableMaxMB (splitLongPole) existed carries a spec without
+    // it: the behaviour of then (1024, and the long pole split).
+    const longPole = splitsLongPole(ctx.spec.fullLoad.splitLongPole, ctx.spec.parallelism, { source: ctx.source.host, target: ctx.target.host });
+    const wholeUpTo = wholeTableLimit(ctx.spec.fullLoad.wholeTableMaxMB ?? 1024, totalBytes, ctx.spec.parallelism, longPole);
+    const version = await serverVersionNum(src);
+    for (const unit of units) {
+      const key = qualify(unit.source.schema, unit.source.name);
+      if (!splits.has(key)) fresh.push([key, await decideSplit(src, unit.source, targetBytes, version, wholeUpTo)]);
+    }
+    if (fresh.length > 0) {
+      // First writer wins (two planners racing record one split); then read back what is recorded.
+      await tgt.query(
+        `INSERT INTO ${PLAN_TABLE} (migration_id, source_table, split)
+         SELECT $1, t, s FROM unnest($2::text[], $3::jsonb[]) AS x(t, s) ON CONFLICT (migration_id, source_table) DO NOTHING`,
+        [ctx.migrationId, fresh.map(([k]) => k), fresh.map(([, s]) => JSON.stringify(s))],
+      );
+      splits = await recordedSplits(tgt, ctx.migrationId);
+    }
+    // Largest table first; a table's ranges together, in key (block) order.
+    const sized: { chunk: LoadChunk; bytes: number; table: string; at: number }[] = [];
+    for (const unit of units) {
+      const table = qualify(unit.source.schema, unit.source.name);
+      const chunks = chunksOf(unit, splits.get(table) ?? { kind: 'whole' });
+      chunks.forEach((chunk, at) => sized.push({ chunk, bytes: unit.estimatedBytes, table, at }));
+    }
+    return sized.sort((a, b) => b.bytes - a.bytes || a.table.localeCompare(b.table) || a.at - b.at).map((x) => x.chunk);
+  });
 }
 
 const INTEGER = /^-?[0-9]+$/;

@@ -6,7 +6,7 @@ import type { ProvisionResult, TableMapping, TableRef } from '../../../workflows
 import type { EngineContext } from '../engine';
 import { PrecheckFailed, SchemaCopyFailed, TargetConflict } from '../errors';
 import { existingSchemas, existingTables, loadSelection } from './catalog';
-import { classifyError, startupOptions, withSessions } from './connect';
+import { startupOptions, withSessions } from './connect';
 import { dumpSchema, keepDump, keptDump, selectedOids, toolError, type SchemaDump } from './dump';
 import { indexBuildSettings } from './indexes';
 import { plannedObjects, resolveOnTarget } from './objects';
@@ -122,8 +122,6 @@ export async function provision(ctx: EngineContext): Promise<ProvisionResult> {
       await writeProvisioned(tgt, ctx.migrationId, { status: 'done', createdSchemas, objects: resolved, result });
       return result;
     });
-  } catch (err) {
-    throw classifyError(err, ctx.target);
   } finally {
     dump?.remove();
   }
@@ -302,8 +300,6 @@ export async function finishLoad(ctx: EngineContext, tables: TableMapping[]): Pr
       // Loaded, indexed and analyzed: autovacuum is back on what provision paused.
       await resumeAutovacuum(src, tgt, (await readProvisioned(tgt, ctx.migrationId))?.objects ?? []);
     });
-  } catch (err) {
-    throw classifyError(err, ctx.target);
   } finally {
     dump?.remove();
   }

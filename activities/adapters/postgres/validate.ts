@@ -37,24 +37,20 @@ export async function validate(ctx: EngineContext, tables: TableMapping[], optio
       })),
     };
   }
-  try {
-    return await withSessions(ctx, async (src, tgt) => {
-      const schema: SchemaValidation[] = [];
-      const results: TableValidation[] = [];
-      for (const t of tables) {
-        ctx.signal?.throwIfAborted();
-        schema.push(...(await validateTableSchema(src, tgt, t, tables, ctx.spec, options)));
-        results.push(await compareTable(ctx, src, tgt, t, { level, maxReportedRows: options.rowCap ?? ctx.spec.validation.maxReportedRows, signal: ctx.signal }));
-      }
-      // The views provision recorded (by OID on both sides), once created: the schema part only.
-      const views = ((await readProvisioned(tgt, ctx.migrationId))?.objects ?? []).filter((o) => o.kind === 'view');
-      for (const v of views) schema.push(await validateViewSchema(src, tgt, v, tables, ctx.spec));
-      const mismatch = results.some((r) => r.status === 'mismatch') || schema.some((s) => s.status === 'mismatch');
-      return { level, status: mismatch ? 'mismatch' : 'match', tables: results, schema };
-    }, { settings: SETTINGS });
-  } catch (err) {
-    throw classifyError(err, ctx.target);
-  }
+  return withSessions(ctx, async (src, tgt) => {
+    const schema: SchemaValidation[] = [];
+    const results: TableValidation[] = [];
+    for (const t of tables) {
+      ctx.signal?.throwIfAborted();
+      schema.push(...(await validateTableSchema(src, tgt, t, tables, ctx.spec, options)));
+      results.push(await compareTable(ctx, src, tgt, t, { level, maxReportedRows: options.rowCap ?? ctx.spec.validation.maxReportedRows, signal: ctx.signal }));
+    }
+    // The views provision recorded (by OID on both sides), once created: the schema part only.
+    const views = ((await readProvisioned(tgt, ctx.migrationId))?.objects ?? []).filter((o) => o.kind === 'view');
+    for (const v of views) schema.push(await validateViewSchema(src, tgt, v, tables, ctx.spec));
+    const mismatch = results.some((r) => r.status === 'mismatch') || schema.some((s) => s.status === 'mismatch');
+    return { level, status: mismatch ? 'mismatch' : 'match', tables: results, schema };
+  }, { settings: SETTINGS });
 }
 
 /**
@@ -66,25 +62,21 @@ export async function validate(ctx: EngineContext, tables: TableMapping[], optio
 export async function recheckValidation(ctx: EngineContext, tables: TableMapping[], previous: ValidationReport, options: ValidateOptions = {}): Promise<ValidationReport> {
   const level = ctx.spec.validation.level;
   if (level === 'none' || !previous.tables.some((t) => t.status === 'mismatch')) return previous;
-  try {
-    return await withSessions(ctx, async (src, tgt) => {
-      const results: TableValidation[] = [];
-      for (const before of previous.tables) {
-        const t = tables.find((m) => displayName(m.source.schema, m.source.name) === before.source);
-        if (before.status !== 'mismatch' || !t) {
-          results.push(before);
-          continue;
-        }
-        ctx.signal?.throwIfAborted();
-        results.push(await recheckTable(ctx, src, tgt, t, before, { level, maxReportedRows: options.rowCap ?? ctx.spec.validation.maxReportedRows, signal: ctx.signal }));
+  return withSessions(ctx, async (src, tgt) => {
+    const results: TableValidation[] = [];
+    for (const before of previous.tables) {
+      const t = tables.find((m) => displayName(m.source.schema, m.source.name) === before.source);
+      if (before.status !== 'mismatch' || !t) {
+        results.push(before);
+        continue;
       }
-      const schema = previous.schema ?? [];
-      const mismatch = results.some((r) => r.status === 'mismatch') || schema.some((s) => s.status === 'mismatch');
-      return { ...previous, status: mismatch ? 'mismatch' : 'match', tables: results };
-    }, { settings: SETTINGS });
-  } catch (err) {
-    throw classifyError(err, ctx.target);
-  }
+      ctx.signal?.throwIfAborted();
+      results.push(await recheckTable(ctx, src, tgt, t, before, { level, maxReportedRows: options.rowCap ?? ctx.spec.validation.maxReportedRows, signal: ctx.signal }));
+    }
+    const schema = previous.schema ?? [];
+    const mismatch = results.some((r) => r.status === 'mismatch') || schema.some((s) => s.status === 'mismatch');
+    return { ...previous, status: mismatch ? 'mismatch' : 'match', tables: results };
+  }, { settings: SETTINGS });
 }
 
 /** How often waitForAppliedLsn reads the applied position. */
